@@ -1,0 +1,90 @@
+//! The Follow / Unfollow button. Before hydration (or without JavaScript) it is a plain
+//! `<form method="post">` that the server answers with a redirect back; once hydrated, the same
+//! form calls the server function, disables itself while waiting and flips in place.
+
+use crate::components::notice::use_notices;
+use crate::error::AppError;
+use crate::model::FollowState;
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+#[server(prefix = "/api", endpoint = "follow")]
+pub async fn follow(username: String) -> Result<FollowState, AppError> {
+    use crate::{auth, db, respond, state};
+    let result = async {
+        let me = auth::require_user_id(&auth::session().await?).await?;
+        db::follows::follow(&state::pool()?, me, &username).await
+    }
+    .await;
+    respond::finish(result, |state| Some(state.message.clone()), None).await
+}
+
+#[server(prefix = "/api", endpoint = "unfollow")]
+pub async fn unfollow(username: String) -> Result<FollowState, AppError> {
+    use crate::{auth, db, respond, state};
+    let result = async {
+        let me = auth::require_user_id(&auth::session().await?).await?;
+        db::follows::unfollow(&state::pool()?, me, &username).await
+    }
+    .await;
+    respond::finish(result, |state| Some(state.message.clone()), None).await
+}
+
+/// `on_change` hears the true state after every completed click, and `on_error` every failure,
+/// so a page can update its counts or reload what it shows.
+#[component]
+pub fn FollowButton(
+    username: String,
+    following: bool,
+    #[prop(optional, into)] on_change: Option<Callback<FollowState>>,
+    #[prop(optional, into)] on_error: Option<Callback<()>>,
+) -> impl IntoView {
+    let follow = ServerAction::<Follow>::new();
+    let unfollow = ServerAction::<Unfollow>::new();
+    let following = RwSignal::new(following);
+    let pending = Signal::derive(move || follow.pending().get() || unfollow.pending().get());
+    let notices = use_notices();
+
+    for action in [follow.value(), unfollow.value()] {
+        Effect::new(move |_| match action.get() {
+            Some(Ok(state)) => {
+                following.set(state.following);
+                notices.success(state.message.clone());
+                if let Some(on_change) = on_change {
+                    on_change.run(state);
+                }
+            }
+            Some(Err(error)) => {
+                notices.error(&error);
+                if let Some(on_error) = on_error {
+                    on_error.run(());
+                }
+            }
+            None => {}
+        });
+    }
+
+    let username = StoredValue::new(username);
+    view! {
+        <Show
+            when=move || following.get()
+            fallback=move || {
+                view! {
+                    <ActionForm action=follow attr:class="follow-form">
+                        <input type="hidden" name="username" value=username.get_value() />
+                        <button type="submit" class="button primary" disabled=pending>
+                            "Follow"
+                        </button>
+                    </ActionForm>
+                }
+            }
+        >
+            <ActionForm action=unfollow attr:class="follow-form">
+                <input type="hidden" name="username" value=username.get_value() />
+                <button type="submit" class="button" disabled=pending>
+                    "Unfollow"
+                </button>
+            </ActionForm>
+        </Show>
+    }
+}

@@ -1,0 +1,5 @@
+pub mod follow_button;
+pub mod nav;
+pub mod notice;
+pub mod post_list;
+pub mod user_list;

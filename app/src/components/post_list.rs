@@ -1,0 +1,63 @@
+use crate::model::{Cursor, Page, PostView};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+/// The `before` / `after` cursors of the current URL, for list pages.
+pub fn page_query() -> Memo<(Option<String>, Option<String>)> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        let query = query.read();
+        (query.get("before"), query.get("after"))
+    })
+}
+
+#[component]
+pub fn PostItem(post: PostView) -> impl IntoView {
+    let profile = format!("/user/{}", post.author);
+    view! {
+        <article class="post">
+            <img class="avatar" src=post.avatar_url alt="" width="48" height="48" />
+            <div class="post-main">
+                <p class="post-meta">
+                    <A href=profile.clone() attr:class="author">{post.author.clone()}</A>
+                    " · "
+                    <time datetime=post.created.iso title=post.created.exact>
+                        {post.created.relative}
+                    </time>
+                </p>
+                // Text, never HTML: Leptos escapes it.
+                <p class="post-body">{post.body}</p>
+            </div>
+        </article>
+    }
+}
+
+#[component]
+pub fn PostList(page: Page<PostView>, #[prop(into)] empty: String) -> impl IntoView {
+    if page.items.is_empty() {
+        return view! { <p class="empty">{empty}</p> }.into_any();
+    }
+    view! {
+        <div class="posts">
+            {page.items.into_iter().map(|post| view! { <PostItem post /> }).collect_view()}
+        </div>
+        <Pager newer=page.newer older=page.older />
+    }
+    .into_any()
+}
+
+/// "Newer posts" / "Older posts" links that keep the current path.
+#[component]
+pub fn Pager(newer: Option<Cursor>, older: Option<Cursor>) -> impl IntoView {
+    if newer.is_none() && older.is_none() {
+        return ().into_any();
+    }
+    view! {
+        <nav class="pager" aria-label="Pages">
+            {newer.map(|cursor| view! { <A href=format!("?after={cursor}") attr:class="newer">"← Newer posts"</A> })}
+            {older.map(|cursor| view! { <A href=format!("?before={cursor}") attr:class="older">"Older posts →"</A> })}
+        </nav>
+    }
+    .into_any()
+}

@@ -1,0 +1,64 @@
+use crate::components::post_list::{Pager, page_query};
+use crate::components::user_list::UserRow;
+use crate::error::AppError;
+use crate::model::{Page, PageRequest, UserSummary};
+use crate::pages::profile::username_param;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+/// A user's followers (`followers = true`) or the users they follow, newest link first.
+#[server(prefix = "/api", endpoint = "follow_list")]
+pub async fn follow_list(
+    username: String,
+    followers: bool,
+    before: Option<String>,
+    after: Option<String>,
+) -> Result<Page<UserSummary>, AppError> {
+    use crate::db::follows::Direction;
+    use crate::{auth, db, model::PAGE_SIZE, respond, state};
+    respond::with_status(
+        async {
+            let viewer = auth::signed_in_user_id(&auth::session().await?).await?;
+            let request = PageRequest::from_query(before.as_deref(), after.as_deref())
+                .map_err(AppError::BadRequest)?;
+            let direction = if followers { Direction::Followers } else { Direction::Following };
+            db::follows::list(&state::pool()?, viewer, &username, direction, request, PAGE_SIZE).await
+        }
+        .await,
+    )
+}
+
+#[component]
+pub fn FollowListPage(followers: bool) -> impl IntoView {
+    let username = username_param();
+    let query = page_query();
+    let list = Resource::new(
+        move || (username.get(), query.get()),
+        move |(name, (before, after))| follow_list(name, followers, before, after),
+    );
+    let heading = move || {
+        let name = username.get();
+        if followers { format!("Followers of {name}") } else { format!("Followed by {name}") }
+    };
+    view! {
+        <Title text=heading />
+        <h1>{heading}</h1>
+        <p><A href=move || format!("/user/{}", username.get())>"← Back to the profile"</A></p>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Ok(page) if page.items.is_empty() => view! { <p class="empty">"Nobody yet."</p> }.into_any(),
+                    Ok(page) => view! {
+                        <ul class="user-list card">
+                            {page.items.into_iter().map(|user| view! { <UserRow user /> }).collect_view()}
+                        </ul>
+                        <Pager newer=page.newer older=page.older />
+                    }
+                        .into_any(),
+                    Err(error) => view! { <p class="notice error">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,113 @@
+use crate::app::Session;
+use crate::components::post_list::{PostList, page_query};
+use crate::domain::{POST_MAX_CHARS, PostBody};
+use crate::error::AppError;
+use crate::model::{Page, PageRequest, PostView};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+
+/// The signed-in user's home feed: their posts and those of everyone they follow.
+#[server(prefix = "/api", endpoint = "home_feed")]
+pub async fn home_feed(
+    before: Option<String>,
+    after: Option<String>,
+) -> Result<Page<PostView>, AppError> {
+    use crate::{auth, db, model::PAGE_SIZE, respond, state};
+    respond::with_status(
+        async {
+            let me = auth::require_user_id(&auth::session().await?).await?;
+            let request = PageRequest::from_query(before.as_deref(), after.as_deref())
+                .map_err(AppError::BadRequest)?;
+            db::posts::followed_posts(&state::pool()?, me, request, PAGE_SIZE).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "create_post")]
+pub async fn create_post(body: String) -> Result<(), AppError> {
+    use crate::{auth, db, respond, state};
+    let result = async {
+        let me = auth::require_user_id(&auth::session().await?).await?;
+        let body = PostBody::parse(&body).map_err(AppError::BadRequest)?;
+        db::posts::create_post(&state::pool()?, me, &body).await?;
+        Ok(())
+    }
+    .await;
+    respond::finish(result, |_| Some("Your post is now live!".into()), Some("/".into())).await
+}
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let session = expect_context::<Session>();
+    view! {
+        <Title text="Home" />
+        <Suspense>
+            {move || Suspend::new(async move {
+                match session.user.await {
+                    Ok(Some(user)) => view! { <Home username=user.username /> }.into_any(),
+                    Ok(None) => view! { <Redirect path="/login?next=/" /> }.into_any(),
+                    Err(error) => view! { <p class="notice error">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Home(username: String) -> impl IntoView {
+    let create = ServerAction::<CreatePost>::new();
+    let query = page_query();
+    let feed = Resource::new(
+        move || (query.get(), create.version().get()),
+        |((before, after), _)| home_feed(before, after),
+    );
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = create.value().get() {
+            if let Some(form) = form.get() {
+                form.reset();
+            }
+        }
+    });
+    let post_error = move || {
+        create
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| view! { <p class="field-error" role="alert">{error.to_string()}</p> })
+    };
+    view! {
+        <h1>"Hi, " {username} "!"</h1>
+        <section class="card composer">
+            <ActionForm action=create node_ref=form>
+                <label for="post-body">"Say something"</label>
+                <textarea
+                    id="post-body"
+                    name="body"
+                    rows="3"
+                    required
+                    maxlength=POST_MAX_CHARS.to_string()
+                    placeholder="What's happening?"
+                ></textarea>
+                {post_error}
+                <button type="submit" class="button primary" disabled=create.pending()>
+                    "Submit"
+                </button>
+            </ActionForm>
+        </section>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match feed.await {
+                    Ok(page) => view! {
+                        <PostList page empty="Nothing here yet: post something, or follow people from Explore." />
+                    }
+                        .into_any(),
+                    Err(error) => view! { <p class="notice error">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,143 @@
+use crate::components::follow_button::FollowButton;
+use crate::components::post_list::{PostList, page_query};
+use crate::error::AppError;
+use crate::model::{Page, PageRequest, PostView, Profile};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+#[server(prefix = "/api", endpoint = "profile")]
+pub async fn get_profile(username: String) -> Result<Profile, AppError> {
+    use crate::{auth, db, respond, state};
+    respond::with_status(
+        async {
+            let viewer = auth::signed_in_user_id(&auth::session().await?).await?;
+            db::users::profile(&state::pool()?, viewer, &username).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "user_posts")]
+pub async fn get_user_posts(
+    username: String,
+    before: Option<String>,
+    after: Option<String>,
+) -> Result<Page<PostView>, AppError> {
+    use crate::{db, model::PAGE_SIZE, respond, state};
+    respond::with_status(
+        async {
+            let request = PageRequest::from_query(before.as_deref(), after.as_deref())
+                .map_err(AppError::BadRequest)?;
+            db::posts::user_posts(&state::pool()?, &username, request, PAGE_SIZE).await
+        }
+        .await,
+    )
+}
+
+pub fn username_param() -> Memo<String> {
+    let params = use_params_map();
+    Memo::new(move |_| params.read().get("username").unwrap_or_default())
+}
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let username = username_param();
+    let query = page_query();
+    // Bumped when a follow click fails, to show the true state again.
+    let reload = RwSignal::new(0u32);
+    let profile = Resource::new(move || (username.get(), reload.get()), |(name, _)| get_profile(name));
+    let posts = Resource::new(
+        move || (username.get(), query.get()),
+        |(name, (before, after))| get_user_posts(name, before, after),
+    );
+    view! {
+        <Title text=move || username.get() />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match profile.await {
+                    Ok(profile) => view! {
+                        <ProfileCard profile on_error=move || reload.update(|n| *n += 1) />
+                        <h2 class="section-title">"Posts"</h2>
+                        <Transition fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                match posts.await {
+                                    Ok(page) => view! { <PostList page empty="No posts yet." /> }.into_any(),
+                                    Err(error) => view! { <p class="notice error">{error.to_string()}</p> }.into_any(),
+                                }
+                            })}
+                        </Transition>
+                    }
+                        .into_any(),
+                    Err(AppError::NotFound(message)) => view! {
+                        <section class="card not-found">
+                            <h1>"Not found"</h1>
+                            <p>{message}</p>
+                            <A href="/explore">"Explore posts"</A>
+                        </section>
+                    }
+                        .into_any(),
+                    Err(error) => view! { <p class="notice error">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ProfileCard(profile: Profile, #[prop(into)] on_error: Callback<()>) -> impl IntoView {
+    let followers = RwSignal::new(profile.followers_count);
+    let following = RwSignal::new(profile.following_count);
+    let name = profile.username.clone();
+    let action = if profile.is_me {
+        view! { <A href="/edit_profile" attr:class="button">"Edit your profile"</A> }.into_any()
+    } else {
+        match profile.followed_by_me {
+            Some(is_following) => view! {
+                <FollowButton
+                    username=name.clone()
+                    following=is_following
+                    on_change=move |state: crate::model::FollowState| {
+                        followers.set(state.followers_count);
+                        following.set(state.following_count);
+                    }
+                    on_error=on_error
+                />
+            }
+                .into_any(),
+            None => view! {
+                <A href=format!("/login?next=/user/{name}") attr:class="button primary">"Sign in to follow"</A>
+            }
+                .into_any(),
+        }
+    };
+    view! {
+        <section class="card profile">
+            <img class="avatar large" src=profile.avatar_url alt="" width="128" height="128" />
+            <div class="profile-main">
+                <h1>"User: " {profile.username.clone()}</h1>
+                {profile.about_me.map(|about| view! { <p class="about">{about}</p> })}
+                <p class="last-seen">
+                    "Last seen on: "
+                    <time datetime=profile.last_seen.iso title=profile.last_seen.exact>
+                        {profile.last_seen.relative}
+                    </time>
+                </p>
+                <p class="counts">
+                    <A href=format!("/user/{}/followers", profile.username)>
+                        <span class="followers-count">{followers}</span>
+                        " followers"
+                    </A>
+                    ", "
+                    <A href=format!("/user/{}/following", profile.username)>
+                        <span class="following-count">{following}</span>
+                        " following"
+                    </A>
+                    "."
+                </p>
+                <div class="profile-action">{action}</div>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,132 @@
+//! Turning database values into what pages show: avatar URLs and human times.
+
+use crate::model::{Cursor, Page, PageRequest, Timestamp};
+use md5::{Digest, Md5};
+use time::macros::{datetime, format_description};
+use time::{Duration, OffsetDateTime, UtcOffset};
+
+/// Gravatar identicon of an email: MD5 of the trimmed, lower-cased address.
+pub fn avatar_url(email: &str, size: u32) -> String {
+    let digest = Md5::digest(email.trim().to_lowercase().as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("https://www.gravatar.com/avatar/{hex}?d=identicon&s={size}")
+}
+
+pub fn timestamp(at: OffsetDateTime, now: OffsetDateTime) -> Timestamp {
+    let at = at.to_offset(UtcOffset::UTC);
+    // A clock a little behind the database's must not turn "just now" into "in a second".
+    let age = (now - at).max(Duration::ZERO).unsigned_abs();
+    let iso = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    let exact = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    Timestamp {
+        relative: timeago::Formatter::new().convert(age),
+        iso: at.format(iso).unwrap_or_default(),
+        exact: at.format(exact).unwrap_or_default(),
+    }
+}
+
+pub fn cursor_of(at: OffsetDateTime, id: i64) -> Cursor {
+    Cursor {
+        micros: i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX),
+        id,
+    }
+}
+
+/// The (time, id) bound a page request starts from, and whether it walks towards newer rows.
+/// The first page starts after the newest possible row.
+pub fn page_bound(request: PageRequest) -> (OffsetDateTime, i64, bool) {
+    let far_future = datetime!(9999-01-01 0:00 UTC);
+    let at = |cursor: Cursor| {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(cursor.micros) * 1_000)
+            .unwrap_or(far_future)
+    };
+    match request {
+        PageRequest::First => (far_future, i64::MAX, false),
+        PageRequest::OlderThan(cursor) => (at(cursor), cursor.id, false),
+        PageRequest::NewerThan(cursor) => (at(cursor), cursor.id, true),
+    }
+}
+
+/// Builds a page from rows fetched with `LIMIT page_size + 1` in walking order (newest first
+/// for older pages, oldest first for newer pages): the extra row only tells whether there is
+/// more in that direction.
+pub fn into_page<Row, Item>(
+    mut rows: Vec<Row>,
+    request: PageRequest,
+    page_size: i64,
+    position: impl Fn(&Row) -> Cursor,
+    present: impl Fn(Row) -> Item,
+) -> Page<Item> {
+    let page_size = usize::try_from(page_size).unwrap_or(usize::MAX);
+    let more_in_walk_direction = rows.len() > page_size;
+    rows.truncate(page_size);
+    let walking_newer = matches!(request, PageRequest::NewerThan(_));
+    if walking_newer {
+        rows.reverse();
+    }
+    let newest = rows.first().map(&position);
+    let oldest = rows.last().map(&position);
+    let (newer, older) = match request {
+        PageRequest::First => (None, oldest.filter(|_| more_in_walk_direction)),
+        PageRequest::OlderThan(_) => (newest, oldest.filter(|_| more_in_walk_direction)),
+        PageRequest::NewerThan(_) => (newest.filter(|_| more_in_walk_direction), oldest),
+    };
+    Page {
+        items: rows.into_iter().map(present).collect(),
+        newer,
+        older,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avatar_is_the_identicon_of_the_normalised_email() {
+        // The tutorial's test_avatar: MD5 of "john@example.com".
+        assert_eq!(
+            avatar_url(" John@Example.com ", 128),
+            "https://www.gravatar.com/avatar/d4c74594d841139328695756648b6bd6?d=identicon&s=128"
+        );
+    }
+
+    #[test]
+    fn times_read_as_people_say_them() {
+        let now = datetime!(2026-11-29 12:00 UTC);
+        let three_minutes_ago = now - Duration::minutes(3);
+        let shown = timestamp(three_minutes_ago, now);
+        assert_eq!(shown.relative, "3 minutes ago");
+        assert_eq!(shown.exact, "2026-11-29 11:57 UTC");
+        assert_eq!(shown.iso, "2026-11-29T11:57:00Z");
+    }
+
+    #[test]
+    fn a_row_from_the_future_reads_as_now() {
+        let now = datetime!(2026-11-29 12:00 UTC);
+        assert_eq!(timestamp(now + Duration::seconds(2), now).relative, "now");
+    }
+
+    #[test]
+    fn older_pages_link_both_ways_only_when_there_is_more() {
+        let rows: Vec<i64> = (0..21).rev().collect(); // 21 rows, newest first
+        let cursor = |id: &i64| Cursor { micros: *id, id: *id };
+        let page = into_page(rows.clone(), PageRequest::First, 20, cursor, |id| id);
+        assert_eq!(page.items.len(), 20);
+        assert_eq!(page.newer, None);
+        assert_eq!(page.older, Some(Cursor { micros: 1, id: 1 }));
+
+        let last = into_page(vec![3, 2], PageRequest::OlderThan(cursor(&4)), 20, cursor, |id| id);
+        assert_eq!(last.newer, Some(cursor(&3)));
+        assert_eq!(last.older, None);
+    }
+
+    #[test]
+    fn newer_pages_come_back_newest_first() {
+        let cursor = |id: &i64| Cursor { micros: *id, id: *id };
+        let page = into_page(vec![5, 6, 7], PageRequest::NewerThan(cursor(&4)), 2, cursor, |id| id);
+        assert_eq!(page.items, vec![6, 5]);
+        assert_eq!(page.newer, Some(cursor(&6)));
+        assert_eq!(page.older, Some(cursor(&5)));
+    }
+}

@@ -1,0 +1,208 @@
+//! Demo and benchmark data, loaded with set-based SQL (server only).
+
+use crate::error::AppError;
+use sqlx::PgPool;
+use std::time::Instant;
+
+/// The password of every seeded account, so people can sign in as john, susan, mary or david.
+pub const DEMO_PASSWORD: &str = "microblog";
+
+/// Fills an empty database with a few dozen users, posts and follows: the canonical scenario
+/// of SPEC §2 (john, susan, mary, david) plus people to explore. Returns false, changing
+/// nothing, when there are users already.
+pub async fn demo(pool: &PgPool) -> Result<bool, AppError> {
+    let hash = crate::auth::hash_password(crate::domain::Password::parse(DEMO_PASSWORD).map_err(AppError::BadRequest)?).await?;
+    let mut tx = pool.begin().await?;
+    // Serialises concurrent seeders (two `make run`s) so the emptiness check holds.
+    sqlx::query!("LOCK TABLE users IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+    let has_users: bool = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users) AS "any!""#)
+        .fetch_one(&mut *tx)
+        .await?;
+    if has_users {
+        return Ok(false);
+    }
+    sqlx::query!(
+        r#"
+        INSERT INTO users (username, email, password_hash, about_me)
+        SELECT name, name || '@example.com', $1, about
+        FROM unnest($2::text[], $3::text[]) AS t(name, about)
+        "#,
+        hash,
+        &DEMO_USERS.iter().map(|(name, _)| name.to_string()).collect::<Vec<_>>(),
+        &DEMO_USERS.iter().map(|(_, about)| about.to_string()).collect::<Vec<_>>(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    // The canonical posts keep their order: susan (t+4s), mary (t+3s), david (t+2s), john (t+1s).
+    sqlx::query!(
+        r#"
+        INSERT INTO posts (author_id, body, created_at)
+        SELECT u.id, p.body, now() - interval '1 hour' + p.offset_seconds * interval '1 second'
+        FROM unnest($1::text[], $2::text[], $3::int[]) AS p(author, body, offset_seconds)
+        JOIN users u ON u.username = p.author
+        "#,
+        &DEMO_POSTS.iter().map(|(a, _, _)| a.to_string()).collect::<Vec<_>>(),
+        &DEMO_POSTS.iter().map(|(_, b, _)| b.to_string()).collect::<Vec<_>>(),
+        &DEMO_POSTS.iter().map(|(_, _, s)| *s).collect::<Vec<_>>(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        r#"
+        INSERT INTO followers (follower_id, followed_id)
+        SELECT a.id, b.id
+        FROM unnest($1::text[], $2::text[]) AS f(follower, followed)
+        JOIN users a ON a.username = f.follower
+        JOIN users b ON b.username = f.followed
+        "#,
+        &DEMO_FOLLOWS.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>(),
+        &DEMO_FOLLOWS.iter().map(|(_, b)| b.to_string()).collect::<Vec<_>>(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+const DEMO_USERS: &[(&str, &str)] = &[
+    ("john", "Builds things; mostly bicycles."),
+    ("susan", "Gardener, reader, occasional poet."),
+    ("mary", "Coffee first."),
+    ("david", "Amateur astronomer."),
+    ("ana", "Trains for marathons, slowly."),
+    ("bruno", "Bakes bread on weekends."),
+    ("chen", "Writes Rust for a living."),
+    ("dara", "Film photography."),
+    ("elif", "Learning the cello."),
+    ("femi", "Jazz on vinyl."),
+    ("greta", "Hikes with a dog named Pixel."),
+    ("hiro", "Street food hunter."),
+];
+
+const DEMO_POSTS: &[(&str, &str, i32)] = &[
+    ("john", "post from john", 1),
+    ("david", "post from david", 2),
+    ("mary", "post from mary", 3),
+    ("susan", "post from susan", 4),
+    ("ana", "Ran 10 km before breakfast. Breakfast was earned.", 60),
+    ("bruno", "The sourdough starter survived the holidays.", 120),
+    ("chen", "Borrow checker 1, me 0. Rematch tomorrow.", 180),
+    ("dara", "Developed a roll from last summer. Memories in grain.", 240),
+    ("elif", "Scales, scales, scales.", 300),
+    ("femi", "Found a first pressing at the flea market!", 360),
+    ("greta", "Pixel found a stick twice his size.", 420),
+    ("hiro", "Best ramen in town is behind the station.", 480),
+    ("susan", "Tomatoes are finally red.", 540),
+    ("john", "New chain, new me.", 600),
+    ("mary", "Is it too late for another espresso?", 660),
+    ("david", "Jupiter's moons tonight, clear skies.", 720),
+];
+
+const DEMO_FOLLOWS: &[(&str, &str)] = &[
+    ("john", "susan"),
+    ("john", "david"),
+    ("susan", "mary"),
+    ("mary", "david"),
+    ("ana", "bruno"),
+    ("ana", "chen"),
+    ("bruno", "ana"),
+    ("chen", "john"),
+    ("dara", "elif"),
+    ("elif", "femi"),
+    ("femi", "greta"),
+    ("greta", "hiro"),
+    ("hiro", "ana"),
+];
+
+/// The size of a benchmark data set.
+#[derive(Debug, Clone)]
+pub struct ScaleOptions {
+    pub users: i64,
+    pub posts_per_user: i64,
+    pub follows_per_user: i64,
+    /// How many users follow `heavy_follows` others.
+    pub heavy_users: i64,
+    pub heavy_follows: i64,
+    /// Same seed, same data.
+    pub seed: f64,
+}
+
+/// Loads a benchmark data set into an empty database: `bench0…` users, each with
+/// `posts_per_user` posts spread over the last year and `follows_per_user` random follows; the
+/// first `heavy_users` users (`bench0`, `bench1`…) follow `heavy_follows` users each.
+pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppError> {
+    let started = Instant::now();
+    let hash = crate::auth::hash_password(crate::domain::Password::parse(DEMO_PASSWORD).map_err(AppError::BadRequest)?).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query!("SELECT setseed($1)", options.seed).execute(&mut *tx).await?;
+    sqlx::query!(
+        r#"
+        INSERT INTO users (username, email, password_hash, created_at, last_seen)
+        SELECT 'bench' || g, 'bench' || g || '@example.com', $1,
+               now() - interval '2 years', now() - random() * interval '30 days'
+        FROM generate_series(0, $2::bigint - 1) AS g
+        "#,
+        hash,
+        options.users,
+    )
+    .execute(&mut *tx)
+    .await?;
+    let first_id: i64 = sqlx::query_scalar!(r#"SELECT min(id) AS "id!" FROM users WHERE username = 'bench0'"#)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query!(
+        r#"
+        INSERT INTO posts (author_id, body, created_at)
+        SELECT $1 + u, 'Post number ' || p || ' from bench' || u || '.',
+               now() - random() * interval '365 days'
+        FROM generate_series(0, $2::bigint - 1) AS u, generate_series(1, $3::bigint) AS p
+        "#,
+        first_id,
+        options.users,
+        options.posts_per_user,
+    )
+    .execute(&mut *tx)
+    .await?;
+    // The counters are rebuilt once below instead of by the per-row trigger.
+    sqlx::query!("ALTER TABLE followers DISABLE TRIGGER followers_counts").execute(&mut *tx).await?;
+    sqlx::query!(
+        r#"
+        INSERT INTO followers (follower_id, followed_id, created_at)
+        SELECT $1::bigint + u, $1::bigint + (u + 1 + floor(random() * ($2::bigint - 1))::bigint) % $2::bigint,
+               now() - random() * interval '365 days'
+        FROM generate_series(0, $2::bigint - 1) AS u,
+             generate_series(1, CASE WHEN u < $4::bigint THEN $5::bigint ELSE $3::bigint END) AS f
+        ON CONFLICT DO NOTHING
+        "#,
+        first_id,
+        options.users,
+        options.follows_per_user,
+        options.heavy_users,
+        options.heavy_follows,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("ALTER TABLE followers ENABLE TRIGGER followers_counts").execute(&mut *tx).await?;
+    sqlx::query!(
+        r#"
+        UPDATE users u
+        SET followers_count = coalesce((SELECT count(*) FROM followers f WHERE f.followed_id = u.id), 0),
+            following_count = coalesce((SELECT count(*) FROM followers f WHERE f.follower_id = u.id), 0)
+        WHERE u.id >= $1
+        "#,
+        first_id,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    sqlx::query!("ANALYZE").execute(pool).await?;
+    Ok(format!(
+        "seeded {} users × {} posts, {} follows each ({} heavy users follow {}) in {:.1} s",
+        options.users,
+        options.posts_per_user,
+        options.follows_per_user,
+        options.heavy_users,
+        options.heavy_follows,
+        started.elapsed().as_secs_f64()
+    ))
+}

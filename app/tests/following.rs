@@ -1,0 +1,281 @@
+//! The follow graph and the home feed on a real PostgreSQL (SPEC §2).
+
+mod common;
+
+use app::db::{follows, posts, users};
+use app::error::AppError;
+use app::model::{PageRequest, PostView};
+use common::{link_rows, post_at, user, users_with_wrong_counters};
+use sqlx::PgPool;
+
+fn bodies(posts: &[PostView]) -> Vec<&str> {
+    posts.iter().map(|post| post.body.as_str()).collect()
+}
+
+async fn feed(pool: &PgPool, me: i64) -> Vec<String> {
+    posts::followed_posts(pool, me, PageRequest::First, 20)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|post| post.body)
+        .collect()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_canonical_scenario_gives_each_user_the_feed_of_whom_they_follow(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    let susan = user(&pool, "susan").await;
+    let mary = user(&pool, "mary").await;
+    let david = user(&pool, "david").await;
+    post_at(&pool, john, "post from john", 1).await;
+    post_at(&pool, susan, "post from susan", 4).await;
+    post_at(&pool, mary, "post from mary", 3).await;
+    post_at(&pool, david, "post from david", 2).await;
+
+    follows::follow(&pool, john, "susan").await.unwrap();
+    follows::follow(&pool, john, "david").await.unwrap();
+    follows::follow(&pool, susan, "mary").await.unwrap();
+    follows::follow(&pool, mary, "david").await.unwrap();
+
+    assert_eq!(feed(&pool, john).await, ["post from susan", "post from david", "post from john"]);
+    assert_eq!(feed(&pool, susan).await, ["post from susan", "post from mary"]);
+    assert_eq!(feed(&pool, mary).await, ["post from mary", "post from david"]);
+    assert_eq!(feed(&pool, david).await, ["post from david"]);
+
+    // The tutorial's query agrees on every feed.
+    for (me, name) in [(john, "john"), (susan, "susan"), (mary, "mary"), (david, "david")] {
+        let baseline = posts::followed_posts_tutorial_baseline(&pool, me, 1, 20).await.unwrap();
+        assert_eq!(bodies(&baseline), feed(&pool, me).await, "{name}'s feed, tutorial query");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn counts_follow_a_follow_and_an_unfollow(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    let susan = user(&pool, "susan").await;
+    for id in [john, susan] {
+        let counts = follows::counts(&pool, id).await.unwrap();
+        assert_eq!((counts.followers, counts.following), (0, 0), "new users follow nobody");
+    }
+    assert!(!follows::is_following(&pool, john, susan).await.unwrap());
+
+    let state = follows::follow(&pool, john, "susan").await.unwrap();
+    assert!(state.following);
+    assert_eq!(state.message, "You are following susan!");
+    assert_eq!(state.followers_count, 1, "the result carries susan's new count");
+    assert!(follows::is_following(&pool, john, susan).await.unwrap());
+    assert!(!follows::is_following(&pool, susan, john).await.unwrap());
+    assert_eq!(follows::counts(&pool, john).await.unwrap().following, 1);
+    assert_eq!(follows::counts(&pool, susan).await.unwrap().followers, 1);
+    let following = follows::list(&pool, None, "john", follows::Direction::Following, PageRequest::First, 20)
+        .await
+        .unwrap();
+    assert_eq!(following.items.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["susan"]);
+    let followers = follows::list(&pool, None, "susan", follows::Direction::Followers, PageRequest::First, 20)
+        .await
+        .unwrap();
+    assert_eq!(followers.items.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["john"]);
+
+    let state = follows::unfollow(&pool, john, "susan").await.unwrap();
+    assert!(!state.following);
+    assert_eq!(state.message, "You are not following susan.");
+    assert_eq!(state.followers_count, 0);
+    assert_eq!(follows::counts(&pool, john).await.unwrap().following, 0);
+    assert_eq!(follows::counts(&pool, susan).await.unwrap().followers, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn following_twice_leaves_one_link(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    user(&pool, "susan").await;
+    follows::follow(&pool, john, "susan").await.unwrap();
+    let again = follows::follow(&pool, john, "SUSAN").await.unwrap();
+    assert_eq!(link_rows(&pool).await, 1);
+    assert_eq!(again.followers_count, 1);
+    assert!(users_with_wrong_counters(&pool).await.is_empty());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn unfollowing_someone_not_followed_changes_nothing(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    let susan = user(&pool, "susan").await;
+    user(&pool, "mary").await;
+    follows::follow(&pool, susan, "mary").await.unwrap();
+    let state = follows::unfollow(&pool, john, "mary").await.unwrap();
+    assert!(!state.following);
+    assert_eq!(state.followers_count, 1, "susan still follows mary");
+    assert_eq!(link_rows(&pool).await, 1);
+    assert!(users_with_wrong_counters(&pool).await.is_empty());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn nobody_can_follow_themselves_not_even_bypassing_the_application(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    assert_eq!(
+        follows::follow(&pool, john, "john").await,
+        Err(AppError::BadRequest("You cannot follow yourself!".into()))
+    );
+    assert_eq!(
+        follows::unfollow(&pool, john, "john").await,
+        Err(AppError::BadRequest("You cannot unfollow yourself!".into()))
+    );
+    let raw = sqlx::query("INSERT INTO followers (follower_id, followed_id) VALUES ($1, $1)")
+        .bind(john)
+        .execute(&pool)
+        .await
+        .expect_err("the database refuses a self-follow");
+    assert_eq!(raw.as_database_error().and_then(|e| e.constraint()), Some("user_cannot_follow_self"));
+    assert_eq!(link_rows(&pool).await, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn unknown_users_are_not_found(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    let not_found = Err(AppError::NotFound("User ghost not found.".into()));
+    assert_eq!(follows::follow(&pool, john, "ghost").await, not_found);
+    assert_eq!(follows::unfollow(&pool, john, "ghost").await, not_found);
+    assert_eq!(users::profile(&pool, Some(john), "ghost").await.map(|_| ()), not_found);
+    assert_eq!(
+        posts::user_posts(&pool, "ghost", PageRequest::First, 20).await.map(|_| ()),
+        not_found
+    );
+    assert_eq!(
+        follows::list(&pool, None, "ghost", follows::Direction::Followers, PageRequest::First, 20)
+            .await
+            .map(|_| ()),
+        not_found
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn deleting_a_user_removes_their_links_and_posts(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    let susan = user(&pool, "susan").await;
+    let mary = user(&pool, "mary").await;
+    post_at(&pool, susan, "from susan", 1).await;
+    follows::follow(&pool, john, "susan").await.unwrap();
+    follows::follow(&pool, susan, "mary").await.unwrap();
+    follows::follow(&pool, mary, "john").await.unwrap();
+
+    users::delete_user(&pool, susan).await.unwrap();
+
+    assert_eq!(link_rows(&pool).await, 1, "only mary → john is left");
+    let posts_left: i64 = sqlx::query_scalar("SELECT count(*) FROM posts").fetch_one(&pool).await.unwrap();
+    assert_eq!(posts_left, 0);
+    assert!(users_with_wrong_counters(&pool).await.is_empty(), "counters follow the cascade");
+    assert_eq!(feed(&pool, john).await, Vec::<String>::new());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn two_hundred_concurrent_toggles_leave_counts_equal_to_the_rows(pool: PgPool) {
+    let names = ["a", "b", "c", "d", "e"];
+    let mut ids = Vec::new();
+    for name in names {
+        ids.push(user(&pool, name).await);
+    }
+    let mut tasks = Vec::new();
+    for task in 0..200usize {
+        let pool = pool.clone();
+        let me = ids[task % ids.len()];
+        // Every pair in both directions, so A→B and B→A race each other.
+        let target = names[(task / ids.len() + 1 + task % ids.len()) % names.len()];
+        tasks.push(tokio::spawn(async move {
+            if task % 3 == 0 {
+                follows::unfollow(&pool, me, target).await
+            } else {
+                follows::follow(&pool, me, target).await
+            }
+        }));
+    }
+    for task in futures::future::join_all(tasks).await {
+        match task.unwrap() {
+            Ok(_) => {}
+            Err(AppError::BadRequest(message)) if message.contains("yourself") => {}
+            Err(other) => panic!("a toggle failed: {other:?}"),
+        }
+    }
+    assert!(users_with_wrong_counters(&pool).await.is_empty());
+    let duplicates: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM followers GROUP BY follower_id, followed_id HAVING count(*) > 1) d",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(duplicates, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_new_posts(pool: PgPool) {
+    let me = user(&pool, "me").await;
+    let mut authors = vec![me];
+    for n in 0..10 {
+        let name = format!("author{n}");
+        authors.push(user(&pool, &name).await);
+        follows::follow(&pool, me, &name).await.unwrap();
+    }
+    let stranger = user(&pool, "stranger").await;
+    post_at(&pool, stranger, "not in my feed", 500).await;
+    // 1,000 posts, with runs of equal timestamps so the id tie-break matters.
+    let mut expected = Vec::new();
+    for n in 0..1000i64 {
+        let author = authors[(n % authors.len() as i64) as usize];
+        expected.push(post_at(&pool, author, &format!("post {n}"), n / 3).await);
+    }
+    expected.reverse();
+
+    let mut seen = Vec::new();
+    let mut request = PageRequest::First;
+    let mut pages = 0;
+    loop {
+        let page = posts::followed_posts(&pool, me, request, 20).await.unwrap();
+        seen.extend(page.items.iter().map(|post| post.id));
+        pages += 1;
+        // Someone posts while the reader scrolls: it must not shift what the next page shows.
+        post_at(&pool, authors[1], "posted while scrolling", 10_000 + pages).await;
+        match page.older {
+            Some(cursor) => request = PageRequest::OlderThan(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 50);
+    assert_eq!(seen, expected);
+
+    // And back up: "Newer posts" from the last page returns the page before it.
+    let last_page_first = *seen.get(980).unwrap();
+    let first_page = posts::followed_posts(&pool, me, PageRequest::First, 20).await.unwrap();
+    assert!(first_page.newer.is_none(), "the first page has nothing newer");
+    let tail = posts::followed_posts(
+        &pool,
+        me,
+        PageRequest::NewerThan(app::model::Cursor {
+            micros: posts_time_micros(&pool, last_page_first).await,
+            id: last_page_first,
+        }),
+        20,
+    )
+    .await
+    .unwrap();
+    assert_eq!(tail.items.iter().map(|p| p.id).collect::<Vec<_>>(), seen[960..980].to_vec());
+}
+
+async fn posts_time_micros(pool: &PgPool, id: i64) -> i64 {
+    sqlx::query_scalar("SELECT (extract(epoch FROM created_at) * 1000000)::bigint FROM posts WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn explore_and_profiles_list_posts_newest_first(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    let susan = user(&pool, "susan").await;
+    post_at(&pool, john, "john 1", 1).await;
+    post_at(&pool, susan, "susan 2", 2).await;
+    post_at(&pool, john, "john 3", 3).await;
+    let explore = posts::explore(&pool, PageRequest::First, 20).await.unwrap();
+    assert_eq!(bodies(&explore.items), ["john 3", "susan 2", "john 1"]);
+    let johns = posts::user_posts(&pool, "JOHN", PageRequest::First, 20).await.unwrap();
+    assert_eq!(bodies(&johns.items), ["john 3", "john 1"]);
+}

@@ -1,0 +1,27 @@
+import { test, expect, register, uniqueName, gotoHydrated, PASSWORD } from './helpers';
+
+test('a person registers, signs out, signs in again and lands where `next` pointed', async ({ page, consoleErrors }) => {
+  const me = uniqueName('auth');
+  await register(page, me);
+  await page.getByRole('button', { name: 'Logout' }).click();
+  await expect(page.getByRole('link', { name: 'Login' })).toBeVisible();
+
+  await gotoHydrated(page, `/login?next=/user/${me}`);
+  await page.getByLabel('Username').fill(me);
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toContainText('Invalid username or password.');
+
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(new RegExp(`/user/${me}$`));
+  await expect(page.getByRole('heading', { name: `User: ${me}` })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Edit your profile' })).toBeVisible();
+  expect(consoleErrors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+  consoleErrors.length = 0;
+});
+
+test('the home page sends signed-out visitors to the login page', async ({ page }) => {
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/login\?next=\/$/);
+});

@@ -1,0 +1,88 @@
+import { test as base, expect, Browser, BrowserContext, Page } from '@playwright/test';
+
+// Gravatar is on the internet, which this machine cannot reach: serve a stand-in so images
+// load and their failures do not drown real console errors.
+const AVATAR = '<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48"><rect width="48" height="48" fill="#9ab"/></svg>';
+
+export async function prepareContext(context: BrowserContext) {
+  await context.route(/gravatar\.com/, (route) =>
+    route.fulfill({ contentType: 'image/svg+xml', body: AVATAR }),
+  );
+}
+
+/** Collects console errors and uncaught exceptions of a page. */
+export function watchConsole(page: Page, allowed: RegExp[] = []): string[] {
+  const errors: string[] = [];
+  page.on('console', (message) => {
+    const text = message.text();
+    const bad = message.type() === 'error' || /hydrat/i.test(text);
+    if (bad && !allowed.some((pattern) => pattern.test(text))) errors.push(`${message.type()}: ${text}`);
+  });
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  return errors;
+}
+
+type Fixtures = { consoleErrors: string[]; allowedConsoleErrors: RegExp[] };
+
+export const test = base.extend<Fixtures>({
+  allowedConsoleErrors: [[], { option: true }],
+  context: async ({ context }, use) => {
+    await prepareContext(context);
+    await use(context);
+  },
+  consoleErrors: async ({ page, allowedConsoleErrors }, use) => {
+    const errors = watchConsole(page, allowedConsoleErrors);
+    await use(errors);
+    expect(errors, 'the browser console should stay free of errors').toEqual([]);
+  },
+});
+
+export { expect };
+
+let counter = 0;
+/** A username no other test (or earlier run) uses. */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  const stamp = Date.now().toString(36) + Math.floor(Math.random() * 1e6).toString(36);
+  return `${prefix}_${stamp}${counter}`.slice(0, 64);
+}
+
+export const PASSWORD = 'correct horse battery';
+
+/** Opens `path` and waits until the wasm bundle has hydrated the page. */
+export async function gotoHydrated(page: Page, path: string) {
+  await page.goto(path);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+}
+
+export async function register(page: Page, username: string) {
+  await gotoHydrated(page, '/register');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Email').fill(`${username}@example.com`);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Repeat password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Register' }).click();
+  await expect(page.getByRole('heading', { name: `Hi, ${username}!` })).toBeVisible();
+}
+
+export async function post(page: Page, text: string) {
+  await page.getByLabel('Say something').fill(text);
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await expect(page.getByRole('article').filter({ hasText: text })).toBeVisible();
+}
+
+/** A fresh browser session (own cookies) for one person, with console errors collected. */
+export async function newPerson(browser: Browser) {
+  const context = await browser.newContext();
+  await prepareContext(context);
+  const page = await context.newPage();
+  const errors = watchConsole(page);
+  return { context, page, errors };
+}
+
+/** The post bodies of the feed on screen, top to bottom. */
+export async function feedBodies(page: Page): Promise<string[]> {
+  const articles = page.getByRole('article');
+  const texts = await articles.allInnerTexts();
+  return texts.map((text) => text.split('\n').filter(Boolean).pop() ?? '');
+}

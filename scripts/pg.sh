@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# A project-local PostgreSQL cluster, so `make run` / `make test` need no system set-up.
+#   scripts/pg.sh start        start it (initialising on first use); prints nothing else on success
+#   scripts/pg.sh stop         stop it
+#   scripts/pg.sh url [DB]     print the DATABASE_URL of database DB (default: microblog)
+#   scripts/pg.sh createdb DB  create database DB if missing
+# Never touches a system cluster: own data directory, own port, socket inside the data dir.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PORT=${MICROBLOG_PG_PORT:-54329}
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+data_dir() {
+  local dir="$ROOT/.pgdata"
+  # initdb refuses root, so as root the cluster belongs to `postgres`, who must be able to reach
+  # the checkout. If a parent folder is private, use a per-checkout folder under /var/tmp.
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$ROOT"; then
+    dir="/var/tmp/microblog-pg-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+  fi
+  printf '%s' "$dir"
+}
+
+ensure_installed() {
+  if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
+    echo ">> Installing PostgreSQL from Debian (once per machine, ~10 s)…" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+}
+
+start() {
+  ensure_installed
+  local dir
+  dir=$(data_dir)
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    echo ">> Creating a project-local PostgreSQL cluster in $dir (port $PORT)…" >&2
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+    chmod 700 "$dir"
+    as_owner "$PG_BIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if as_owner "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    return 0
+  fi
+  as_owner "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 start -o \
+    "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories='$dir' -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB" >/dev/null \
+    || { echo "PostgreSQL did not start; its log follows:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1; }
+}
+
+stop() {
+  local dir
+  dir=$(data_dir)
+  [ -f "$dir/PG_VERSION" ] || return 0
+  as_owner "$PG_BIN/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
+}
+
+url() {
+  printf 'postgres://postgres@127.0.0.1:%s/%s\n' "$PORT" "${1:-microblog}"
+}
+
+createdb() {
+  local db=$1
+  if ! psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then
+    psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qc "CREATE DATABASE \"$db\"" >/dev/null
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  url) url "${2:-}" ;;
+  createdb) createdb "$2" ;;
+  *) echo "usage: $0 start|stop|url [db]|createdb db" >&2; exit 2 ;;
+esac

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# `make test`: every check, in order, ending with one "N passed, N failed" line.
+#  1. cargo fmt --check
+#  2. clippy on the server side and on the wasm side (warnings are errors)
+#  3. Rust unit and integration tests, each integration test on a fresh PostgreSQL database
+#  4. Playwright in Debian's Chromium against the release build, on its own port and database
+# Exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOGS=$ROOT/target/test-logs
+mkdir -p "$LOGS"
+
+passed=0
+failed=0
+failures=()
+
+check() {
+  local name=$1
+  shift
+  echo
+  echo "== $name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+  fi
+}
+
+finish() {
+  echo
+  [ ${#failures[@]} -gt 0 ] && printf 'FAILED: %s\n' "${failures[@]}"
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit $?
+}
+
+check "cargo fmt --check" cargo fmt --all -- --check
+check "clippy (server, tests)" cargo clippy -p app -p server --all-targets -- -D warnings
+check "clippy (wasm)" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+# The Rust tests: #[sqlx::test] makes a fresh database per test on this server.
+if [ -z "${DATABASE_URL:-}" ]; then
+  scripts/pg.sh start || { failed=$((failed + 1)); failures+=("start PostgreSQL"); finish; }
+  DATABASE_URL=$(scripts/pg.sh url microblog)
+  scripts/pg.sh createdb microblog
+fi
+export DATABASE_URL
+
+echo
+echo "== cargo test"
+cargo test -p app -p server 2>&1 | tee "$LOGS/cargo-test.log"
+rust_status=${PIPESTATUS[0]}
+rust_passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$LOGS/cargo-test.log" | awk '{s += $4} END {print s + 0}')
+rust_failed=$(grep -Eo '[0-9]+ failed;' "$LOGS/cargo-test.log" | awk '{s += $1} END {print s + 0}')
+passed=$((passed + rust_passed))
+failed=$((failed + rust_failed))
+if [ "$rust_status" -ne 0 ] && [ "$rust_failed" -eq 0 ]; then
+  failed=$((failed + 1))
+  failures+=("cargo test (did not build or run)")
+elif [ "$rust_failed" -gt 0 ]; then
+  failures+=("cargo test: $rust_failed failed")
+fi
+
+# The browser tests run against what users get: the release server and wasm-opt'ed bundle.
+echo
+echo "== cargo leptos build --release"
+if ! cargo leptos build --release; then
+  failed=$((failed + 1))
+  failures+=("release build")
+  finish
+fi
+
+E2E_ADDR=127.0.0.1:${E2E_PORT:-3100}
+E2E_DB=microblog_e2e
+E2E_URL=${DATABASE_URL%/*}/$E2E_DB
+psql "${DATABASE_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" -c "CREATE DATABASE $E2E_DB" >/dev/null
+
+DATABASE_URL=$E2E_URL LEPTOS_SITE_ADDR=$E2E_ADDR LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
+  RUST_LOG=warn target/release/server > "$LOGS/e2e-server.log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null' EXIT
+for _ in $(seq 1 100); do
+  curl -fsS "http://$E2E_ADDR/healthz" >/dev/null 2>&1 && break
+  kill -0 $server_pid 2>/dev/null || break
+  sleep 0.2
+done
+
+echo
+echo "== playwright"
+results=$LOGS/playwright.json
+(cd end2end && BASE_URL="http://$E2E_ADDR" DATABASE_URL=$E2E_URL PLAYWRIGHT_JSON_OUTPUT_NAME="$results" \
+  npx playwright test --reporter=list,json)
+e2e_status=$?
+read -r e2e_passed e2e_failed < <(node -e '
+  const fs = require("fs");
+  try {
+    const s = JSON.parse(fs.readFileSync(process.argv[1], "utf8")).stats;
+    console.log(`${s.expected + s.flaky} ${s.unexpected}`);
+  } catch { console.log("0 0"); }' "$results")
+passed=$((passed + e2e_passed))
+failed=$((failed + e2e_failed))
+if [ "$e2e_status" -ne 0 ]; then
+  if [ "$e2e_failed" -eq 0 ]; then failed=$((failed + 1)); fi
+  failures+=("playwright (server log: target/test-logs/e2e-server.log)")
+fi
+finish

@@ -1,0 +1,102 @@
+use anyhow::Context;
+use app::state::AppState;
+use clap::{Parser, Subcommand};
+use server::config::Config;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(about = "Microblog: serve the site, or fill its database")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the site (the default).
+    Serve,
+    /// Fill the database with demo or benchmark data.
+    Seed(SeedArgs),
+}
+
+#[derive(clap::Args)]
+struct SeedArgs {
+    /// A few dozen users, posts and follows, only if the database has no users yet.
+    #[arg(long, conflicts_with = "scale")]
+    demo: bool,
+    /// A benchmark data set of the size given below.
+    #[arg(long)]
+    scale: bool,
+    #[arg(long, default_value_t = 100_000)]
+    users: i64,
+    #[arg(long, default_value_t = 10)]
+    posts_per_user: i64,
+    #[arg(long, default_value_t = 100)]
+    follows_per_user: i64,
+    /// How many users follow `--heavy-follows` others.
+    #[arg(long, default_value_t = 10)]
+    heavy: i64,
+    #[arg(long, default_value_t = 5_000)]
+    heavy_follows: i64,
+    /// Seed of the random generator, in [-1, 1]: the same seed gives the same data.
+    #[arg(long, default_value_t = 0.42)]
+    seed: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = Config::from_env()?;
+    let pool = server::connect(&config.database_url, config.max_db_connections)
+        .await
+        .context("cannot reach the database at DATABASE_URL; is PostgreSQL running?")?;
+    app::db::migrate(&pool)
+        .await
+        .context("cannot apply the database migrations")?;
+
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Seed(args) if args.scale => {
+            let options = app::seed::ScaleOptions {
+                users: args.users,
+                posts_per_user: args.posts_per_user,
+                follows_per_user: args.follows_per_user,
+                heavy_users: args.heavy,
+                heavy_follows: args.heavy_follows,
+                seed: args.seed,
+            };
+            let report = app::seed::scale(&pool, &options).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Seed(_) => {
+            if app::seed::demo(&pool).await? {
+                println!("seeded the demo data (password of every demo user: {})", app::seed::DEMO_PASSWORD);
+            } else {
+                println!("the database already has users; demo data not added");
+            }
+            Ok(())
+        }
+        Command::Serve => serve(config, pool).await,
+    }
+}
+
+async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
+    let address = config.leptos_options.site_addr;
+    let state = AppState {
+        leptos_options: config.leptos_options,
+        pool,
+    };
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    tracing::info!("Microblog is serving on http://{address}");
+    axum::serve(listener, server::router(state, config.secure_cookies))
+        .with_graceful_shutdown(server::shutdown_signal())
+        .await
+        .context("the server stopped with an error")
+}

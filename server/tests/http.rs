@@ -1,0 +1,281 @@
+//! The real router on a fresh database per test, driven without a socket: accounts, sessions,
+//! forgery protection and error statuses (SPEC §5).
+
+use app::state::AppState;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use leptos::config::LeptosOptions;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+const SITE: &str = "http://127.0.0.1:3000";
+const PASSWORD: &str = "correct horse battery";
+
+fn app(pool: &PgPool) -> Router {
+    let state = AppState {
+        leptos_options: LeptosOptions::builder().output_name("microblog").build(),
+        pool: pool.clone(),
+    };
+    server::router(state, false)
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| value.starts_with("microblog_session="))
+            .map(|value| value.split(';').next().unwrap().to_owned())
+    }
+}
+
+/// A form POST the way the hydrated app sends it: same-origin, expecting data back.
+fn form_post(path: &str, cookie: Option<&str>) -> axum::http::request::Builder {
+    let mut request = Request::post(path)
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, SITE)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request
+}
+
+async fn send(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.expect("the router answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn call(router: &Router, path: &str, form: &str, cookie: Option<&str>) -> Reply {
+    send(router, form_post(path, cookie).body(Body::from(form.to_owned())).unwrap()).await
+}
+
+async fn register(router: &Router, name: &str) -> String {
+    let form = format!("username={name}&email={name}%40example.com&password=correct+horse+battery&password2=correct+horse+battery");
+    let reply = call(router, "/api/register", &form, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "register {name}: {}", reply.body);
+    reply.session_cookie().expect("registering signs in")
+}
+
+async fn links(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM followers").fetch_one(pool).await.unwrap()
+}
+
+async fn signed_in_as(router: &Router, cookie: &str) -> Option<String> {
+    let reply = call(router, "/api/current_user", "", Some(cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let user: Option<serde_json::Value> = serde_json::from_str(&reply.body).unwrap();
+    user.map(|user| user["username"].as_str().unwrap().to_owned())
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_sign_in_works_on_a_second_server_sharing_the_database(pool: PgPool) {
+    app::db::migrate(&pool).await.unwrap();
+    let first = app(&pool);
+    let second = app(&pool);
+    register(&first, "john").await;
+
+    let form = format!("username=john&password={}&next=%2Fexplore", PASSWORD.replace(' ', "+"));
+    let reply = call(&first, "/api/login", &form, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let cookie = reply.session_cookie().expect("a session cookie");
+    let set_cookie = reply.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+
+    assert_eq!(signed_in_as(&second, &cookie).await.as_deref(), Some("john"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn wrong_passwords_and_unknown_users_get_the_same_401(pool: PgPool) {
+    app::db::migrate(&pool).await.unwrap();
+    let router = app(&pool);
+    register(&router, "john").await;
+    for form in ["username=john&password=wrong+password", "username=ghost&password=wrong+password"] {
+        let reply = call(&router, "/api/login", form, None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{form}");
+        assert!(reply.body.contains("Invalid username or password."), "{}", reply.body);
+        assert!(reply.session_cookie().is_none(), "a failed sign-in creates no session");
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_session_id_changes_at_sign_in(pool: PgPool) {
+    app::db::migrate(&pool).await.unwrap();
+    let router = app(&pool);
+    let at_registration = register(&router, "john").await;
+    let form = format!("username=john&password={}", PASSWORD.replace(' ', "+"));
+    let reply = call(&router, "/api/login", &form, Some(&at_registration)).await;
+    let after_sign_in = reply.session_cookie().expect("a new cookie");
+    assert_ne!(after_sign_in, at_registration);
+    assert_eq!(signed_in_as(&router, &at_registration).await, None, "the old id is void");
+    assert_eq!(signed_in_as(&router, &after_sign_in).await.as_deref(), Some("john"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn signing_out_makes_the_old_cookie_useless(pool: PgPool) {
+    app::db::migrate(&pool).await.unwrap();
+    let router = app(&pool);
+    let cookie = register(&router, "john").await;
+    register(&router, "susan").await;
+    let reply = call(&router, "/api/logout", "", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+    assert_eq!(signed_in_as(&router, &cookie).await, None);
+    let reply = call(&router, "/api/follow", "username=susan", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(links(&pool).await, 0);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_follow_posted_from_another_site_is_refused_and_changes_nothing(pool: PgPool) {
+    app::db::migrate(&pool).await.unwrap();
+    let router = app(&pool);
+    let cookie = register(&router, "john").await;
+    register(&router, "susan").await;
+    for (name, value) in [
+        ("origin", "http://evil.example"),
+        ("referer", "http://evil.example/page"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let mut request = Request::post("/api/follow")
+            .header(header::HOST, "127.0.0.1:3000")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &cookie)
+            .header(name, value);
+        if name == "sec-fetch-site" {
+            request = request.header(header::ORIGIN, SITE);
+        }
+        let reply = send(&router, request.body(Body::from("username=susan")).unwrap()).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(reply.body.contains("another website"), "{}", reply.body);
+    }
+    assert_eq!(links(&pool).await, 0);
+}
+
+#[sqlx::test(migrations = false)]
+async fn following_without_a_session_is_401_and_changes_nothing(pool: PgPool) {
+    app::db::migrate(&pool).await.unwrap();
+    let router = app(&pool);
+    register(&router, "susan").await;
+    let reply = call(&router, "/api/follow", "username=susan", None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.body.contains("Please sign in"), "{}", reply.body);
+    assert_eq!(links(&pool).await, 0);
+}
+
+#[sqlx::test(migrations = false)]
+async fn follow_answers_with_the_new_state_and_the_spec_messages(pool: PgPool) {
+    app::db::migrate(&pool).await.unwrap();
+    let router = app(&pool);
+    let cookie = register(&router, "john").await;
+    register(&router, "susan").await;
+
+    let reply = call(&router, "/api/follow", "username=susan", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let state: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(state["message"], "You are following susan!");
+    assert_eq!(state["followers_count"], 1);
+
+    let reply = call(&router, "/api/follow", "username=ghost", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(reply.body.contains("User ghost not found."), "{}", reply.body);
+
+    let reply = call(&router, "/api/follow", "username=john", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("You cannot follow yourself!"), "{}", reply.body);
+
+    let reply = call(&router, "/api/follow", "user=susan", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "missing field: {}", reply.body);
+    assert_eq!(links(&pool).await, 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_plain_form_post_is_answered_with_303_back_to_its_page(pool: PgPool) {
+    app::db::migrate(&pool).await.unwrap();
+    let router = app(&pool);
+    let cookie = register(&router, "john").await;
+    register(&router, "susan").await;
+    let request = Request::post("/api/follow")
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, SITE)
+        .header(header::REFERER, format!("{SITE}/user/susan"))
+        .header(header::ACCEPT, "text/html,application/xhtml+xml")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &cookie)
+        .body(Body::from("username=susan"))
+        .unwrap();
+    let reply = send(&router, request).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.headers.get(header::LOCATION).unwrap(), "/user/susan");
+    assert_eq!(links(&pool).await, 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn state_changing_functions_cannot_be_reached_by_get(pool: PgPool) {
+    app::db::migrate(&pool).await.unwrap();
+    let router = app(&pool);
+    let cookie = register(&router, "john").await;
+    register(&router, "susan").await;
+    let request = Request::get("/api/follow?username=susan")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let reply = send(&router, request).await;
+    assert!(!reply.status.is_success(), "GET answered {}", reply.status);
+    assert_eq!(links(&pool).await, 0);
+}
+
+#[sqlx::test(migrations = false)]
+async fn oversized_bodies_are_refused_before_they_are_read(pool: PgPool) {
+    app::db::migrate(&pool).await.unwrap();
+    let router = app(&pool);
+    let cookie = register(&router, "john").await;
+    let body = format!("body={}", "a".repeat(server::MAX_REQUEST_BYTES + 1));
+    let reply = call(&router, "/api/create_post", &body, Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let posts: i64 = sqlx::query_scalar("SELECT count(*) FROM posts").fetch_one(&pool).await.unwrap();
+    assert_eq!(posts, 0);
+}
+
+#[sqlx::test(migrations = false)]
+async fn pages_render_on_the_server_with_escaped_text_and_real_status_codes(pool: PgPool) {
+    app::db::migrate(&pool).await.unwrap();
+    let router = app(&pool);
+    let cookie = register(&router, "john").await;
+    let reply = call(&router, "/api/create_post", "body=%3Cscript%3Ealert(1)%3C%2Fscript%3E", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+    let page = send(&router, Request::get("/user/john").body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the post is escaped");
+    assert!(!page.body.contains("<script>alert(1)"), "never raw HTML");
+
+    let missing = send(&router, Request::get("/user/ghost").body(Body::empty()).unwrap()).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("User ghost not found."));
+
+    let home = send(&router, Request::get("/").body(Body::empty()).unwrap()).await;
+    assert!(home.status.is_redirection(), "signed out: {}", home.status);
+    assert_eq!(home.headers.get(header::LOCATION).unwrap(), "/login?next=/");
+
+    let health = send(&router, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(health.status, StatusCode::OK);
+}
