@@ -5,9 +5,11 @@
 
 use crate::domain::Password;
 use crate::error::AppError;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use argon2::Argon2;
 use crate::model::Flash;
+use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use std::sync::OnceLock;
 use tower_sessions::Session;
 
@@ -124,7 +126,9 @@ mod tests {
     #[tokio::test]
     async fn password_hashing_round_trips_and_rejects_others() {
         // The tutorial's test_password_hashing.
-        let hash = hash_password(Password::parse("cat-and-mouse").unwrap()).await.unwrap();
+        let hash = hash_password(Password::parse("cat-and-mouse").unwrap())
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$"), "argon2id, got {hash}");
         assert!(!hash.contains("cat-and-mouse"));
         assert!(verify_password("cat-and-mouse".into(), Some(hash.clone())).await);

@@ -32,9 +32,7 @@ impl Username {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
         {
-            return Err(
-                "Usernames may only contain letters, digits, '_', '.' and '-'.".into(),
-            );
+            return Err("Usernames may only contain letters, digits, '_', '.' and '-'.".into());
         }
         Ok(Username(name.to_owned()))
     }
@@ -187,7 +185,10 @@ mod tests {
             ("zoë", "non-ascii letter"),
         ];
         for (input, why) in cases {
-            assert!(Username::parse(input).is_err(), "{why}: {input:?} should be refused");
+            assert!(
+                Username::parse(input).is_err(),
+                "{why}: {input:?} should be refused"
+            );
         }
     }
 
@@ -199,7 +200,15 @@ mod tests {
     #[test]
     fn emails_need_a_local_part_and_a_dotted_domain() {
         assert!(Email::parse("john@example.com").is_ok());
-        for bad in ["", "john", "@example.com", "john@", "john@example", "jo hn@example.com", "a@b@c.d"] {
+        for bad in [
+            "",
+            "john",
+            "@example.com",
+            "john@",
+            "john@example",
+            "jo hn@example.com",
+            "a@b@c.d",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -208,7 +217,10 @@ mod tests {
     fn post_bodies_are_trimmed_and_limited_to_280_characters() {
         assert_eq!(PostBody::parse("  hi  ").unwrap().as_str(), "hi");
         assert!(PostBody::parse(" \n\t ").is_err());
-        assert!(PostBody::parse(&"é".repeat(280)).is_ok(), "limit counts characters, not bytes");
+        assert!(
+            PostBody::parse(&"é".repeat(280)).is_ok(),
+            "limit counts characters, not bytes"
+        );
         assert!(PostBody::parse(&"a".repeat(281)).is_err());
     }
 
@@ -228,7 +240,12 @@ mod tests {
     #[test]
     fn next_paths_never_leave_the_site() {
         assert_eq!(safe_next_path(Some("/user/john")), "/user/john");
-        for hostile in ["https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)"] {
+        for hostile in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+        ] {
             assert_eq!(safe_next_path(Some(hostile)), "/", "{hostile}");
         }
         assert_eq!(safe_next_path(None), "/");

@@ -135,13 +135,25 @@ mod tests {
 
     #[test]
     fn cursors_survive_a_round_trip_through_a_url() {
-        let cursor = Cursor { micros: 1_764_400_000_000_123, id: 42 };
+        let cursor = Cursor {
+            micros: 1_764_400_000_000_123,
+            id: 42,
+        };
         assert_eq!(cursor.to_string().parse::<Cursor>(), Ok(cursor));
     }
 
     #[test]
     fn garbage_cursors_are_refused_with_a_readable_message() {
-        for garbage in ["", "abc", "1_", "_1", "1_-5", "1_2_3", "99999999999999999999_1", "1;drop table posts_1"] {
+        for garbage in [
+            "",
+            "abc",
+            "1_",
+            "_1",
+            "1_-5",
+            "1_2_3",
+            "99999999999999999999_1",
+            "1;drop table posts_1",
+        ] {
             let error = garbage.parse::<Cursor>().unwrap_err();
             assert_eq!(error, "That page link is not valid.", "{garbage:?}");
         }
@@ -150,9 +162,18 @@ mod tests {
     #[test]
     fn page_requests_come_from_before_or_after() {
         assert_eq!(PageRequest::from_query(None, None), Ok(PageRequest::First));
-        assert_eq!(PageRequest::from_query(Some(""), None), Ok(PageRequest::First));
-        assert!(matches!(PageRequest::from_query(Some("5_1"), None), Ok(PageRequest::OlderThan(_))));
-        assert!(matches!(PageRequest::from_query(None, Some("5_1")), Ok(PageRequest::NewerThan(_))));
+        assert_eq!(
+            PageRequest::from_query(Some(""), None),
+            Ok(PageRequest::First)
+        );
+        assert!(matches!(
+            PageRequest::from_query(Some("5_1"), None),
+            Ok(PageRequest::OlderThan(_))
+        ));
+        assert!(matches!(
+            PageRequest::from_query(None, Some("5_1")),
+            Ok(PageRequest::NewerThan(_))
+        ));
         assert!(PageRequest::from_query(Some("x"), None).is_err());
     }
 }

@@ -110,21 +110,39 @@ mod tests {
     #[test]
     fn older_pages_link_both_ways_only_when_there_is_more() {
         let rows: Vec<i64> = (0..21).rev().collect(); // 21 rows, newest first
-        let cursor = |id: &i64| Cursor { micros: *id, id: *id };
+        let cursor = |id: &i64| Cursor {
+            micros: *id,
+            id: *id,
+        };
         let page = into_page(rows.clone(), PageRequest::First, 20, cursor, |id| id);
         assert_eq!(page.items.len(), 20);
         assert_eq!(page.newer, None);
         assert_eq!(page.older, Some(Cursor { micros: 1, id: 1 }));
 
-        let last = into_page(vec![3, 2], PageRequest::OlderThan(cursor(&4)), 20, cursor, |id| id);
+        let last = into_page(
+            vec![3, 2],
+            PageRequest::OlderThan(cursor(&4)),
+            20,
+            cursor,
+            |id| id,
+        );
         assert_eq!(last.newer, Some(cursor(&3)));
         assert_eq!(last.older, None);
     }
 
     #[test]
     fn newer_pages_come_back_newest_first() {
-        let cursor = |id: &i64| Cursor { micros: *id, id: *id };
-        let page = into_page(vec![5, 6, 7], PageRequest::NewerThan(cursor(&4)), 2, cursor, |id| id);
+        let cursor = |id: &i64| Cursor {
+            micros: *id,
+            id: *id,
+        };
+        let page = into_page(
+            vec![5, 6, 7],
+            PageRequest::NewerThan(cursor(&4)),
+            2,
+            cursor,
+            |id| id,
+        );
         assert_eq!(page.items, vec![6, 5]);
         assert_eq!(page.newer, Some(cursor(&6)));
         assert_eq!(page.older, Some(cursor(&5)));

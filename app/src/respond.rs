@@ -13,10 +13,9 @@ use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 pub fn set_status(code: u16) {
-    if let (Some(response), Ok(status)) = (
-        use_context::<ResponseOptions>(),
-        StatusCode::from_u16(code),
-    ) {
+    if let (Some(response), Ok(status)) =
+        (use_context::<ResponseOptions>(), StatusCode::from_u16(code))
+    {
         response.set_status(status);
     }
 }
@@ -65,11 +64,11 @@ pub async fn finish<T>(
             Ok(value) => (message(value).map(|m| (m, false)), go_to),
             Err(error) => (Some((error.to_string(), true)), None),
         };
-        if let Some((text, is_error)) = flash {
-            if let Ok(session) = session().await {
-                // Losing a flash message only loses a notice; the action itself already happened.
-                let _ = set_flash(&session, text, is_error).await;
-            }
+        // Losing a flash message only loses a notice; the action itself already happened.
+        if let Some((text, is_error)) = flash
+            && let Ok(session) = session().await
+        {
+            let _ = set_flash(&session, text, is_error).await;
         }
         see_other(&back_to.unwrap_or_else(referring_path));
         return result;

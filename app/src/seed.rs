@@ -11,10 +11,15 @@ pub const DEMO_PASSWORD: &str = "microblog";
 /// of SPEC §2 (john, susan, mary, david) plus people to explore. Returns false, changing
 /// nothing, when there are users already.
 pub async fn demo(pool: &PgPool) -> Result<bool, AppError> {
-    let hash = crate::auth::hash_password(crate::domain::Password::parse(DEMO_PASSWORD).map_err(AppError::BadRequest)?).await?;
+    let hash = crate::auth::hash_password(
+        crate::domain::Password::parse(DEMO_PASSWORD).map_err(AppError::BadRequest)?,
+    )
+    .await?;
     let mut tx = pool.begin().await?;
     // Serialises concurrent seeders (two `make run`s) so the emptiness check holds.
-    sqlx::query!("LOCK TABLE users IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+    sqlx::query!("LOCK TABLE users IN EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
     let has_users: bool = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users) AS "any!""#)
         .fetch_one(&mut *tx)
         .await?;
@@ -28,8 +33,14 @@ pub async fn demo(pool: &PgPool) -> Result<bool, AppError> {
         FROM unnest($2::text[], $3::text[]) AS t(name, about)
         "#,
         hash,
-        &DEMO_USERS.iter().map(|(name, _)| name.to_string()).collect::<Vec<_>>(),
-        &DEMO_USERS.iter().map(|(_, about)| about.to_string()).collect::<Vec<_>>(),
+        &DEMO_USERS
+            .iter()
+            .map(|(name, _)| name.to_string())
+            .collect::<Vec<_>>(),
+        &DEMO_USERS
+            .iter()
+            .map(|(_, about)| about.to_string())
+            .collect::<Vec<_>>(),
     )
     .execute(&mut *tx)
     .await?;
@@ -41,8 +52,14 @@ pub async fn demo(pool: &PgPool) -> Result<bool, AppError> {
         FROM unnest($1::text[], $2::text[], $3::int[]) AS p(author, body, offset_seconds)
         JOIN users u ON u.username = p.author
         "#,
-        &DEMO_POSTS.iter().map(|(a, _, _)| a.to_string()).collect::<Vec<_>>(),
-        &DEMO_POSTS.iter().map(|(_, b, _)| b.to_string()).collect::<Vec<_>>(),
+        &DEMO_POSTS
+            .iter()
+            .map(|(a, _, _)| a.to_string())
+            .collect::<Vec<_>>(),
+        &DEMO_POSTS
+            .iter()
+            .map(|(_, b, _)| b.to_string())
+            .collect::<Vec<_>>(),
         &DEMO_POSTS.iter().map(|(_, _, s)| *s).collect::<Vec<_>>(),
     )
     .execute(&mut *tx)
@@ -55,8 +72,14 @@ pub async fn demo(pool: &PgPool) -> Result<bool, AppError> {
         JOIN users a ON a.username = f.follower
         JOIN users b ON b.username = f.followed
         "#,
-        &DEMO_FOLLOWS.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>(),
-        &DEMO_FOLLOWS.iter().map(|(_, b)| b.to_string()).collect::<Vec<_>>(),
+        &DEMO_FOLLOWS
+            .iter()
+            .map(|(a, _)| a.to_string())
+            .collect::<Vec<_>>(),
+        &DEMO_FOLLOWS
+            .iter()
+            .map(|(_, b)| b.to_string())
+            .collect::<Vec<_>>(),
     )
     .execute(&mut *tx)
     .await?;
@@ -84,10 +107,18 @@ const DEMO_POSTS: &[(&str, &str, i32)] = &[
     ("david", "post from david", 2),
     ("mary", "post from mary", 3),
     ("susan", "post from susan", 4),
-    ("ana", "Ran 10 km before breakfast. Breakfast was earned.", 60),
+    (
+        "ana",
+        "Ran 10 km before breakfast. Breakfast was earned.",
+        60,
+    ),
     ("bruno", "The sourdough starter survived the holidays.", 120),
     ("chen", "Borrow checker 1, me 0. Rematch tomorrow.", 180),
-    ("dara", "Developed a roll from last summer. Memories in grain.", 240),
+    (
+        "dara",
+        "Developed a roll from last summer. Memories in grain.",
+        240,
+    ),
     ("elif", "Scales, scales, scales.", 300),
     ("femi", "Found a first pressing at the flea market!", 360),
     ("greta", "Pixel found a stick twice his size.", 420),
@@ -132,9 +163,14 @@ pub struct ScaleOptions {
 /// first `heavy_users` users (`bench0`, `bench1`…) follow `heavy_follows` users each.
 pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppError> {
     let started = Instant::now();
-    let hash = crate::auth::hash_password(crate::domain::Password::parse(DEMO_PASSWORD).map_err(AppError::BadRequest)?).await?;
+    let hash = crate::auth::hash_password(
+        crate::domain::Password::parse(DEMO_PASSWORD).map_err(AppError::BadRequest)?,
+    )
+    .await?;
     let mut tx = pool.begin().await?;
-    sqlx::query!("SELECT setseed($1)", options.seed).execute(&mut *tx).await?;
+    sqlx::query!("SELECT setseed($1)", options.seed)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query!(
         r#"
         INSERT INTO users (username, email, password_hash, created_at, last_seen)
@@ -147,9 +183,10 @@ pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppE
     )
     .execute(&mut *tx)
     .await?;
-    let first_id: i64 = sqlx::query_scalar!(r#"SELECT min(id) AS "id!" FROM users WHERE username = 'bench0'"#)
-        .fetch_one(&mut *tx)
-        .await?;
+    let first_id: i64 =
+        sqlx::query_scalar!(r#"SELECT min(id) AS "id!" FROM users WHERE username = 'bench0'"#)
+            .fetch_one(&mut *tx)
+            .await?;
     sqlx::query!(
         r#"
         INSERT INTO posts (author_id, body, created_at)
@@ -164,7 +201,9 @@ pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppE
     .execute(&mut *tx)
     .await?;
     // The counters are rebuilt once below instead of by the per-row trigger.
-    sqlx::query!("ALTER TABLE followers DISABLE TRIGGER followers_counts").execute(&mut *tx).await?;
+    sqlx::query!("ALTER TABLE followers DISABLE TRIGGER followers_counts")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query!(
         r#"
         INSERT INTO followers (follower_id, followed_id, created_at)
@@ -182,7 +221,9 @@ pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppE
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!("ALTER TABLE followers ENABLE TRIGGER followers_counts").execute(&mut *tx).await?;
+    sqlx::query!("ALTER TABLE followers ENABLE TRIGGER followers_counts")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query!(
         r#"
         UPDATE users u

@@ -38,15 +38,35 @@ async fn the_canonical_scenario_gives_each_user_the_feed_of_whom_they_follow(poo
     follows::follow(&pool, susan, "mary").await.unwrap();
     follows::follow(&pool, mary, "david").await.unwrap();
 
-    assert_eq!(feed(&pool, john).await, ["post from susan", "post from david", "post from john"]);
-    assert_eq!(feed(&pool, susan).await, ["post from susan", "post from mary"]);
-    assert_eq!(feed(&pool, mary).await, ["post from mary", "post from david"]);
+    assert_eq!(
+        feed(&pool, john).await,
+        ["post from susan", "post from david", "post from john"]
+    );
+    assert_eq!(
+        feed(&pool, susan).await,
+        ["post from susan", "post from mary"]
+    );
+    assert_eq!(
+        feed(&pool, mary).await,
+        ["post from mary", "post from david"]
+    );
     assert_eq!(feed(&pool, david).await, ["post from david"]);
 
     // The tutorial's query agrees on every feed.
-    for (me, name) in [(john, "john"), (susan, "susan"), (mary, "mary"), (david, "david")] {
-        let baseline = posts::followed_posts_tutorial_baseline(&pool, me, 1, 20).await.unwrap();
-        assert_eq!(bodies(&baseline), feed(&pool, me).await, "{name}'s feed, tutorial query");
+    for (me, name) in [
+        (john, "john"),
+        (susan, "susan"),
+        (mary, "mary"),
+        (david, "david"),
+    ] {
+        let baseline = posts::followed_posts_tutorial_baseline(&pool, me, 1, 20)
+            .await
+            .unwrap();
+        assert_eq!(
+            bodies(&baseline),
+            feed(&pool, me).await,
+            "{name}'s feed, tutorial query"
+        );
     }
 }
 
@@ -56,26 +76,61 @@ async fn counts_follow_a_follow_and_an_unfollow(pool: PgPool) {
     let susan = user(&pool, "susan").await;
     for id in [john, susan] {
         let counts = follows::counts(&pool, id).await.unwrap();
-        assert_eq!((counts.followers, counts.following), (0, 0), "new users follow nobody");
+        assert_eq!(
+            (counts.followers, counts.following),
+            (0, 0),
+            "new users follow nobody"
+        );
     }
     assert!(!follows::is_following(&pool, john, susan).await.unwrap());
 
     let state = follows::follow(&pool, john, "susan").await.unwrap();
     assert!(state.following);
     assert_eq!(state.message, "You are following susan!");
-    assert_eq!(state.followers_count, 1, "the result carries susan's new count");
+    assert_eq!(
+        state.followers_count, 1,
+        "the result carries susan's new count"
+    );
     assert!(follows::is_following(&pool, john, susan).await.unwrap());
     assert!(!follows::is_following(&pool, susan, john).await.unwrap());
     assert_eq!(follows::counts(&pool, john).await.unwrap().following, 1);
     assert_eq!(follows::counts(&pool, susan).await.unwrap().followers, 1);
-    let following = follows::list(&pool, None, "john", follows::Direction::Following, PageRequest::First, 20)
-        .await
-        .unwrap();
-    assert_eq!(following.items.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["susan"]);
-    let followers = follows::list(&pool, None, "susan", follows::Direction::Followers, PageRequest::First, 20)
-        .await
-        .unwrap();
-    assert_eq!(followers.items.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["john"]);
+    let following = follows::list(
+        &pool,
+        None,
+        "john",
+        follows::Direction::Following,
+        PageRequest::First,
+        20,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        following
+            .items
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
+        ["susan"]
+    );
+    let followers = follows::list(
+        &pool,
+        None,
+        "susan",
+        follows::Direction::Followers,
+        PageRequest::First,
+        20,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        followers
+            .items
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
+        ["john"]
+    );
 
     let state = follows::unfollow(&pool, john, "susan").await.unwrap();
     assert!(!state.following);
@@ -125,7 +180,10 @@ async fn nobody_can_follow_themselves_not_even_bypassing_the_application(pool: P
         .execute(&pool)
         .await
         .expect_err("the database refuses a self-follow");
-    assert_eq!(raw.as_database_error().and_then(|e| e.constraint()), Some("user_cannot_follow_self"));
+    assert_eq!(
+        raw.as_database_error().and_then(|e| e.constraint()),
+        Some("user_cannot_follow_self")
+    );
     assert_eq!(link_rows(&pool).await, 0);
 }
 
@@ -133,17 +191,35 @@ async fn nobody_can_follow_themselves_not_even_bypassing_the_application(pool: P
 async fn unknown_users_are_not_found(pool: PgPool) {
     let john = user(&pool, "john").await;
     let not_found: Result<(), AppError> = Err(AppError::NotFound("User ghost not found.".into()));
-    assert_eq!(follows::follow(&pool, john, "ghost").await.map(|_| ()), not_found);
-    assert_eq!(follows::unfollow(&pool, john, "ghost").await.map(|_| ()), not_found);
-    assert_eq!(users::profile(&pool, Some(john), "ghost").await.map(|_| ()), not_found);
     assert_eq!(
-        posts::user_posts(&pool, "ghost", PageRequest::First, 20).await.map(|_| ()),
+        follows::follow(&pool, john, "ghost").await.map(|_| ()),
         not_found
     );
     assert_eq!(
-        follows::list(&pool, None, "ghost", follows::Direction::Followers, PageRequest::First, 20)
+        follows::unfollow(&pool, john, "ghost").await.map(|_| ()),
+        not_found
+    );
+    assert_eq!(
+        users::profile(&pool, Some(john), "ghost").await.map(|_| ()),
+        not_found
+    );
+    assert_eq!(
+        posts::user_posts(&pool, "ghost", PageRequest::First, 20)
             .await
             .map(|_| ()),
+        not_found
+    );
+    assert_eq!(
+        follows::list(
+            &pool,
+            None,
+            "ghost",
+            follows::Direction::Followers,
+            PageRequest::First,
+            20
+        )
+        .await
+        .map(|_| ()),
         not_found
     );
 }
@@ -161,9 +237,15 @@ async fn deleting_a_user_removes_their_links_and_posts(pool: PgPool) {
     users::delete_user(&pool, susan).await.unwrap();
 
     assert_eq!(link_rows(&pool).await, 1, "only mary → john is left");
-    let posts_left: i64 = sqlx::query_scalar("SELECT count(*) FROM posts").fetch_one(&pool).await.unwrap();
+    let posts_left: i64 = sqlx::query_scalar("SELECT count(*) FROM posts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(posts_left, 0);
-    assert!(users_with_wrong_counters(&pool).await.is_empty(), "counters follow the cascade");
+    assert!(
+        users_with_wrong_counters(&pool).await.is_empty(),
+        "counters follow the cascade"
+    );
     assert_eq!(feed(&pool, john).await, Vec::<String>::new());
 }
 
@@ -206,7 +288,9 @@ async fn two_hundred_concurrent_toggles_leave_counts_equal_to_the_rows(pool: PgP
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_new_posts(pool: PgPool) {
+async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_new_posts(
+    pool: PgPool,
+) {
     let me = user(&pool, "me").await;
     let mut authors = vec![me];
     for n in 0..10 {
@@ -243,8 +327,13 @@ async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_ne
 
     // And back up: "Newer posts" from the last page returns the page before it.
     let last_page_first = *seen.get(980).unwrap();
-    let first_page = posts::followed_posts(&pool, me, PageRequest::First, 20).await.unwrap();
-    assert!(first_page.newer.is_none(), "the first page has nothing newer");
+    let first_page = posts::followed_posts(&pool, me, PageRequest::First, 20)
+        .await
+        .unwrap();
+    assert!(
+        first_page.newer.is_none(),
+        "the first page has nothing newer"
+    );
     let tail = posts::followed_posts(
         &pool,
         me,
@@ -256,15 +345,20 @@ async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_ne
     )
     .await
     .unwrap();
-    assert_eq!(tail.items.iter().map(|p| p.id).collect::<Vec<_>>(), seen[960..980].to_vec());
+    assert_eq!(
+        tail.items.iter().map(|p| p.id).collect::<Vec<_>>(),
+        seen[960..980].to_vec()
+    );
 }
 
 async fn posts_time_micros(pool: &PgPool, id: i64) -> i64 {
-    sqlx::query_scalar("SELECT (extract(epoch FROM created_at) * 1000000)::bigint FROM posts WHERE id = $1")
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT (extract(epoch FROM created_at) * 1000000)::bigint FROM posts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -276,6 +370,8 @@ async fn explore_and_profiles_list_posts_newest_first(pool: PgPool) {
     post_at(&pool, john, "john 3", 3).await;
     let explore = posts::explore(&pool, PageRequest::First, 20).await.unwrap();
     assert_eq!(bodies(&explore.items), ["john 3", "susan 2", "john 1"]);
-    let johns = posts::user_posts(&pool, "JOHN", PageRequest::First, 20).await.unwrap();
+    let johns = posts::user_posts(&pool, "JOHN", PageRequest::First, 20)
+        .await
+        .unwrap();
     assert_eq!(bodies(&johns.items), ["john 3", "john 1"]);
 }

@@ -15,10 +15,10 @@ pub struct Config {
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         // A missing .env is normal; a malformed one would silently change settings, so say so.
-        if let Err(error) = dotenvy::dotenv() {
-            if !error.not_found() {
-                return Err(error).context("reading .env");
-            }
+        if let Err(error) = dotenvy::dotenv()
+            && !error.not_found()
+        {
+            return Err(error).context("reading .env");
         }
         let database_url = std::env::var("DATABASE_URL").context(
             "DATABASE_URL is not set. `make run` sets it to a project-local PostgreSQL; \

@@ -44,7 +44,8 @@ fn is_same_origin(headers: &HeaderMap, uri: &Uri) -> bool {
         return authority_of(origin).is_some_and(|authority| authority.eq_ignore_ascii_case(&host));
     }
     if let Some(referer) = header_text(header::REFERER.as_str()) {
-        return authority_of(referer).is_some_and(|authority| authority.eq_ignore_ascii_case(&host));
+        return authority_of(referer)
+            .is_some_and(|authority| authority.eq_ignore_ascii_case(&host));
     }
     true
 }
@@ -64,17 +65,80 @@ mod tests {
     #[test]
     fn same_site_requests_pass_and_foreign_ones_do_not() {
         let uri: Uri = "/api/follow".parse().unwrap();
-        let cases: &[(&[(&str, &str)], bool, &str)] = &[
-            (&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")], true, "own origin"),
-            (&[("host", "127.0.0.1:3000"), ("origin", "http://evil.example")], false, "foreign origin"),
-            (&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3999")], false, "other port"),
-            (&[("host", "127.0.0.1:3000"), ("origin", "null")], false, "opaque origin"),
-            (&[("host", "127.0.0.1:3000"), ("referer", "http://127.0.0.1:3000/user/a")], true, "own referer"),
-            (&[("host", "127.0.0.1:3000"), ("referer", "http://evil.example/x")], false, "foreign referer"),
-            (&[("host", "127.0.0.1:3000"), ("sec-fetch-site", "cross-site"), ("origin", "http://127.0.0.1:3000")], false, "fetch metadata wins"),
-            (&[("host", "127.0.0.1:3000"), ("sec-fetch-site", "same-site")], false, "sibling subdomain"),
-            (&[("host", "127.0.0.1:3000"), ("sec-fetch-site", "same-origin")], true, "fetch metadata same origin"),
-            (&[("host", "127.0.0.1:3000")], true, "no browser headers: not a browser"),
+        type Case<'a> = (&'a [(&'a str, &'a str)], bool, &'a str);
+        let cases: &[Case] = &[
+            (
+                &[
+                    ("host", "127.0.0.1:3000"),
+                    ("origin", "http://127.0.0.1:3000"),
+                ],
+                true,
+                "own origin",
+            ),
+            (
+                &[
+                    ("host", "127.0.0.1:3000"),
+                    ("origin", "http://evil.example"),
+                ],
+                false,
+                "foreign origin",
+            ),
+            (
+                &[
+                    ("host", "127.0.0.1:3000"),
+                    ("origin", "http://127.0.0.1:3999"),
+                ],
+                false,
+                "other port",
+            ),
+            (
+                &[("host", "127.0.0.1:3000"), ("origin", "null")],
+                false,
+                "opaque origin",
+            ),
+            (
+                &[
+                    ("host", "127.0.0.1:3000"),
+                    ("referer", "http://127.0.0.1:3000/user/a"),
+                ],
+                true,
+                "own referer",
+            ),
+            (
+                &[
+                    ("host", "127.0.0.1:3000"),
+                    ("referer", "http://evil.example/x"),
+                ],
+                false,
+                "foreign referer",
+            ),
+            (
+                &[
+                    ("host", "127.0.0.1:3000"),
+                    ("sec-fetch-site", "cross-site"),
+                    ("origin", "http://127.0.0.1:3000"),
+                ],
+                false,
+                "fetch metadata wins",
+            ),
+            (
+                &[("host", "127.0.0.1:3000"), ("sec-fetch-site", "same-site")],
+                false,
+                "sibling subdomain",
+            ),
+            (
+                &[
+                    ("host", "127.0.0.1:3000"),
+                    ("sec-fetch-site", "same-origin"),
+                ],
+                true,
+                "fetch metadata same origin",
+            ),
+            (
+                &[("host", "127.0.0.1:3000")],
+                true,
+                "no browser headers: not a browser",
+            ),
         ];
         for (pairs, expected, why) in cases {
             assert_eq!(is_same_origin(&headers(pairs), &uri), *expected, "{why}");

@@ -57,9 +57,11 @@ pub fn router(state: AppState, secure_cookies: bool) -> Router {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            move || provide_context(fallback_state.clone()),
-            shell,
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            move || provide_context(fallback_state.clone()), shell
         ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site_writes))

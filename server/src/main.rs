@@ -75,7 +75,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Seed(_) => {
             if app::seed::demo(&pool).await? {
-                println!("seeded the demo data (password of every demo user: {})", app::seed::DEMO_PASSWORD);
+                println!(
+                    "seeded the demo data (password of every demo user: {})",
+                    app::seed::DEMO_PASSWORD
+                );
             } else {
                 println!("the database already has users; demo data not added");
             }

@@ -52,7 +52,11 @@ fn form_post(path: &str, cookie: Option<&str>) -> axum::http::request::Builder {
 }
 
 async fn send(router: &Router, request: Request<Body>) -> Reply {
-    let response = router.clone().oneshot(request).await.expect("the router answers");
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("the router answers");
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -64,18 +68,34 @@ async fn send(router: &Router, request: Request<Body>) -> Reply {
 }
 
 async fn call(router: &Router, path: &str, form: &str, cookie: Option<&str>) -> Reply {
-    send(router, form_post(path, cookie).body(Body::from(form.to_owned())).unwrap()).await
+    send(
+        router,
+        form_post(path, cookie)
+            .body(Body::from(form.to_owned()))
+            .unwrap(),
+    )
+    .await
 }
 
 async fn register(router: &Router, name: &str) -> String {
-    let form = format!("username={name}&email={name}%40example.com&password=correct+horse+battery&password2=correct+horse+battery");
+    let form = format!(
+        "username={name}&email={name}%40example.com&password=correct+horse+battery&password2=correct+horse+battery"
+    );
     let reply = call(router, "/api/register", &form, None).await;
-    assert_eq!(reply.status, StatusCode::OK, "register {name}: {}", reply.body);
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "register {name}: {}",
+        reply.body
+    );
     reply.session_cookie().expect("registering signs in")
 }
 
 async fn links(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM followers").fetch_one(pool).await.unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM followers")
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 async fn signed_in_as(router: &Router, cookie: &str) -> Option<String> {
@@ -92,15 +112,27 @@ async fn a_sign_in_works_on_a_second_server_sharing_the_database(pool: PgPool) {
     let second = app(&pool);
     register(&first, "john").await;
 
-    let form = format!("username=john&password={}&next=%2Fexplore", PASSWORD.replace(' ', "+"));
+    let form = format!(
+        "username=john&password={}&next=%2Fexplore",
+        PASSWORD.replace(' ', "+")
+    );
     let reply = call(&first, "/api/login", &form, None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let cookie = reply.session_cookie().expect("a session cookie");
-    let set_cookie = reply.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    let set_cookie = reply
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
 
-    assert_eq!(signed_in_as(&second, &cookie).await.as_deref(), Some("john"));
+    assert_eq!(
+        signed_in_as(&second, &cookie).await.as_deref(),
+        Some("john")
+    );
 }
 
 #[sqlx::test(migrations = false)]
@@ -108,11 +140,21 @@ async fn wrong_passwords_and_unknown_users_get_the_same_401(pool: PgPool) {
     app::db::migrate(&pool).await.unwrap();
     let router = app(&pool);
     register(&router, "john").await;
-    for form in ["username=john&password=wrong+password", "username=ghost&password=wrong+password"] {
+    for form in [
+        "username=john&password=wrong+password",
+        "username=ghost&password=wrong+password",
+    ] {
         let reply = call(&router, "/api/login", form, None).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{form}");
-        assert!(reply.body.contains("Invalid username or password."), "{}", reply.body);
-        assert!(reply.session_cookie().is_none(), "a failed sign-in creates no session");
+        assert!(
+            reply.body.contains("Invalid username or password."),
+            "{}",
+            reply.body
+        );
+        assert!(
+            reply.session_cookie().is_none(),
+            "a failed sign-in creates no session"
+        );
     }
 }
 
@@ -125,8 +167,15 @@ async fn the_session_id_changes_at_sign_in(pool: PgPool) {
     let reply = call(&router, "/api/login", &form, Some(&at_registration)).await;
     let after_sign_in = reply.session_cookie().expect("a new cookie");
     assert_ne!(after_sign_in, at_registration);
-    assert_eq!(signed_in_as(&router, &at_registration).await, None, "the old id is void");
-    assert_eq!(signed_in_as(&router, &after_sign_in).await.as_deref(), Some("john"));
+    assert_eq!(
+        signed_in_as(&router, &at_registration).await,
+        None,
+        "the old id is void"
+    );
+    assert_eq!(
+        signed_in_as(&router, &after_sign_in).await.as_deref(),
+        Some("john")
+    );
 }
 
 #[sqlx::test(migrations = false)]
@@ -196,14 +245,27 @@ async fn follow_answers_with_the_new_state_and_the_spec_messages(pool: PgPool) {
 
     let reply = call(&router, "/api/follow", "username=ghost", Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
-    assert!(reply.body.contains("User ghost not found."), "{}", reply.body);
+    assert!(
+        reply.body.contains("User ghost not found."),
+        "{}",
+        reply.body
+    );
 
     let reply = call(&router, "/api/follow", "username=john", Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(reply.body.contains("You cannot follow yourself!"), "{}", reply.body);
+    assert!(
+        reply.body.contains("You cannot follow yourself!"),
+        "{}",
+        reply.body
+    );
 
     let reply = call(&router, "/api/follow", "user=susan", Some(&cookie)).await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "missing field: {}", reply.body);
+    assert_eq!(
+        reply.status,
+        StatusCode::BAD_REQUEST,
+        "missing field: {}",
+        reply.body
+    );
     assert_eq!(links(&pool).await, 1);
 }
 
@@ -258,7 +320,10 @@ async fn oversized_bodies_are_refused_before_they_are_read(pool: PgPool) {
     // A body without a length is cut off while streaming: still a 4xx, never a 5xx.
     let streamed = call(&router, "/api/create_post", &body, Some(&cookie)).await;
     assert!(streamed.status.is_client_error(), "{}", streamed.status);
-    let posts: i64 = sqlx::query_scalar("SELECT count(*) FROM posts").fetch_one(&pool).await.unwrap();
+    let posts: i64 = sqlx::query_scalar("SELECT count(*) FROM posts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(posts, 0);
 }
 
@@ -267,22 +332,50 @@ async fn pages_render_on_the_server_with_escaped_text_and_real_status_codes(pool
     app::db::migrate(&pool).await.unwrap();
     let router = app(&pool);
     let cookie = register(&router, "john").await;
-    let reply = call(&router, "/api/create_post", "body=%3Cscript%3Ealert(1)%3C%2Fscript%3E", Some(&cookie)).await;
+    let reply = call(
+        &router,
+        "/api/create_post",
+        "body=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        Some(&cookie),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 
-    let page = send(&router, Request::get("/user/john").body(Body::empty()).unwrap()).await;
+    let page = send(
+        &router,
+        Request::get("/user/john").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the post is escaped");
+    assert!(
+        page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "the post is escaped"
+    );
     assert!(!page.body.contains("<script>alert(1)"), "never raw HTML");
 
-    let missing = send(&router, Request::get("/user/ghost").body(Body::empty()).unwrap()).await;
+    let missing = send(
+        &router,
+        Request::get("/user/ghost").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.body.contains("User ghost not found."));
 
-    let home = send(&router, Request::get("/").header(header::ACCEPT, "text/html").body(Body::empty()).unwrap()).await;
+    let home = send(
+        &router,
+        Request::get("/")
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert!(home.status.is_redirection(), "signed out: {}", home.status);
     assert_eq!(home.headers.get(header::LOCATION).unwrap(), "/login?next=/");
 
-    let health = send(&router, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    let health = send(
+        &router,
+        Request::get("/healthz").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(health.status, StatusCode::OK);
 }

@@ -1,7 +1,7 @@
 use crate::app::Session;
 use crate::error::AppError;
-use leptos::prelude::*;
 use leptos::form::ActionForm;
+use leptos::prelude::*;
 use leptos_router::components::A;
 
 /// Signs out: the session record is deleted, so the cookie is worthless afterwards.

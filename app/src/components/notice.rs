@@ -16,11 +16,17 @@ pub struct Notices {
 
 impl Notices {
     pub fn success(&self, message: String) {
-        self.current.set(Some(Flash { message, is_error: false }));
+        self.current.set(Some(Flash {
+            message,
+            is_error: false,
+        }));
     }
 
     pub fn error(&self, error: &AppError) {
-        self.current.set(Some(Flash { message: error.to_string(), is_error: true }));
+        self.current.set(Some(Flash {
+            message: error.to_string(),
+            is_error: true,
+        }));
     }
 }
 
@@ -38,7 +44,10 @@ pub async fn take_flash() -> Result<Option<Flash>, AppError> {
 pub fn provide_notices() {
     let current = RwSignal::new(None);
     let flash_dismissed = RwSignal::new(false);
-    provide_context(Notices { current, flash_dismissed });
+    provide_context(Notices {
+        current,
+        flash_dismissed,
+    });
     // The flash belongs to the page the server rendered; it is read once, on that render.
     let flash = Resource::new(|| (), |_| take_flash());
     // A message is about the page it appeared on: moving to another page clears it.

@@ -5,8 +5,8 @@ use crate::db::violated_constraint;
 use crate::error::AppError;
 use crate::model::{FollowState, Page, PageRequest, UserSummary};
 use crate::present::{avatar_url, cursor_of, into_page, page_bound};
-use time::OffsetDateTime;
 use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
 
 pub const LIST_AVATAR_SIZE: u32 = 48;
 

@@ -4,8 +4,8 @@ use crate::domain::PostBody;
 use crate::error::AppError;
 use crate::model::{Page, PageRequest, PostView};
 use crate::present::{avatar_url, cursor_of, into_page, page_bound, timestamp};
-use time::OffsetDateTime;
 use sqlx::PgPool;
+use time::OffsetDateTime;
 
 pub const POST_AVATAR_SIZE: u32 = 48;
 
@@ -165,7 +165,10 @@ pub async fn user_posts(
             ORDER BY p.created_at ASC, p.id ASC
             LIMIT $4
             "#,
-            author, at, id, limit
+            author,
+            at,
+            id,
+            limit
         )
         .fetch_all(pool)
         .await?
@@ -179,7 +182,10 @@ pub async fn user_posts(
             ORDER BY p.created_at DESC, p.id DESC
             LIMIT $4
             "#,
-            author, at, id, limit
+            author,
+            at,
+            id,
+            limit
         )
         .fetch_all(pool)
         .await?
@@ -205,7 +211,9 @@ pub async fn explore(
             ORDER BY p.created_at ASC, p.id ASC
             LIMIT $3
             "#,
-            at, id, limit
+            at,
+            id,
+            limit
         )
         .fetch_all(pool)
         .await?
@@ -219,7 +227,9 @@ pub async fn explore(
             ORDER BY p.created_at DESC, p.id DESC
             LIMIT $3
             "#,
-            at, id, limit
+            at,
+            id,
+            limit
         )
         .fetch_all(pool)
         .await?

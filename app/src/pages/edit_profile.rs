@@ -41,7 +41,12 @@ pub async fn edit_profile(username: String, about_me: String) -> Result<(), AppE
         db::users::update_profile(&state::pool()?, me, &username, &about_me).await
     }
     .await;
-    respond::finish(result, |_| Some("Your changes have been saved.".into()), None).await
+    respond::finish(
+        result,
+        |_| Some("Your changes have been saved.".into()),
+        None,
+    )
+    .await
 }
 
 #[component]

@@ -23,7 +23,10 @@ pub async fn explore_posts(
 #[component]
 pub fn ExplorePage() -> impl IntoView {
     let query = page_query();
-    let posts = Resource::new(move || query.get(), |(before, after)| explore_posts(before, after));
+    let posts = Resource::new(
+        move || query.get(),
+        |(before, after)| explore_posts(before, after),
+    );
     view! {
         <Title text="Explore" />
         <h1>"Explore"</h1>

@@ -22,8 +22,20 @@ pub async fn follow_list(
             let viewer = auth::signed_in_user_id(&auth::session().await?).await?;
             let request = PageRequest::from_query(before.as_deref(), after.as_deref())
                 .map_err(AppError::BadRequest)?;
-            let direction = if followers { Direction::Followers } else { Direction::Following };
-            db::follows::list(&state::pool()?, viewer, &username, direction, request, PAGE_SIZE).await
+            let direction = if followers {
+                Direction::Followers
+            } else {
+                Direction::Following
+            };
+            db::follows::list(
+                &state::pool()?,
+                viewer,
+                &username,
+                direction,
+                request,
+                PAGE_SIZE,
+            )
+            .await
         }
         .await,
     )
@@ -39,7 +51,11 @@ pub fn FollowListPage(followers: bool) -> impl IntoView {
     );
     let heading = move || {
         let name = username.get();
-        if followers { format!("Followers of {name}") } else { format!("Followed by {name}") }
+        if followers {
+            format!("Followers of {name}")
+        } else {
+            format!("Followed by {name}")
+        }
     };
     view! {
         <Title text=heading />

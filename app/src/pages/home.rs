@@ -36,7 +36,12 @@ pub async fn create_post(body: String) -> Result<(), AppError> {
         Ok(())
     }
     .await;
-    respond::finish(result, |_| Some("Your post is now live!".into()), Some("/".into())).await
+    respond::finish(
+        result,
+        |_| Some("Your post is now live!".into()),
+        Some("/".into()),
+    )
+    .await
 }
 
 #[component]
@@ -66,10 +71,10 @@ fn Home(username: String) -> impl IntoView {
     );
     let form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move |_| {
-        if let Some(Ok(())) = create.value().get() {
-            if let Some(form) = form.get() {
-                form.reset();
-            }
+        if let Some(Ok(())) = create.value().get()
+            && let Some(form) = form.get()
+        {
+            form.reset();
         }
     });
     let post_error = move || {

@@ -23,7 +23,9 @@ pub async fn login(
         let matches = auth::verify_password(password, stored_hash).await;
         match user_id {
             Some(id) if matches => auth::sign_in(&auth::session().await?, id).await,
-            _ => Err(AppError::Unauthorized("Invalid username or password.".into())),
+            _ => Err(AppError::Unauthorized(
+                "Invalid username or password.".into(),
+            )),
         }
     }
     .await;

@@ -47,7 +47,10 @@ pub fn ProfilePage() -> impl IntoView {
     let query = page_query();
     // Bumped when a follow click fails, to show the true state again.
     let reload = RwSignal::new(0u32);
-    let profile = Resource::new(move || (username.get(), reload.get()), |(name, _)| get_profile(name));
+    let profile = Resource::new(
+        move || (username.get(), reload.get()),
+        |(name, _)| get_profile(name),
+    );
     let posts = Resource::new(
         move || (username.get(), query.get()),
         |(name, (before, after))| get_user_posts(name, before, after),

@@ -22,7 +22,9 @@ pub async fn register(
         let email = Email::parse(&email).map_err(AppError::BadRequest)?;
         let password = Password::parse(&password).map_err(AppError::BadRequest)?;
         if password.expose() != password2 {
-            return Err(AppError::BadRequest("The two passwords do not match.".into()));
+            return Err(AppError::BadRequest(
+                "The two passwords do not match.".into(),
+            ));
         }
         let hash = auth::hash_password(password).await?;
         let id = db::users::create_user(&state::pool()?, &username, &email, &hash).await?;
