@@ -1,6 +1,6 @@
 use crate::components::post_list::{PostList, page_query};
 use crate::error::AppError;
-use crate::model::{Page, PageRequest, PostView};
+use crate::model::{Page, PostView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -9,7 +9,7 @@ pub async fn explore_posts(
     before: Option<String>,
     after: Option<String>,
 ) -> Result<Page<PostView>, AppError> {
-    use crate::{db, model::PAGE_SIZE, respond, state};
+    use crate::{db, model::PAGE_SIZE, model::PageRequest, respond, state};
     respond::with_status(
         async {
             let request = PageRequest::from_query(before.as_deref(), after.as_deref())

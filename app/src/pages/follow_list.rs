@@ -1,7 +1,7 @@
 use crate::components::post_list::{Pager, page_query};
 use crate::components::user_list::UserRow;
 use crate::error::AppError;
-use crate::model::{Page, PageRequest, UserSummary};
+use crate::model::{Page, UserSummary};
 use crate::pages::profile::username_param;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -16,7 +16,7 @@ pub async fn follow_list(
     after: Option<String>,
 ) -> Result<Page<UserSummary>, AppError> {
     use crate::db::follows::Direction;
-    use crate::{auth, db, model::PAGE_SIZE, respond, state};
+    use crate::{auth, db, model::PAGE_SIZE, model::PageRequest, respond, state};
     respond::with_status(
         async {
             let viewer = auth::signed_in_user_id(&auth::session().await?).await?;

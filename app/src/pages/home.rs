@@ -1,8 +1,8 @@
 use crate::app::Session;
 use crate::components::post_list::{PostList, page_query};
-use crate::domain::{POST_MAX_CHARS, PostBody};
+use crate::domain::POST_MAX_CHARS;
 use crate::error::AppError;
-use crate::model::{Page, PageRequest, PostView};
+use crate::model::{Page, PostView};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,7 +14,7 @@ pub async fn home_feed(
     before: Option<String>,
     after: Option<String>,
 ) -> Result<Page<PostView>, AppError> {
-    use crate::{auth, db, model::PAGE_SIZE, respond, state};
+    use crate::{auth, db, model::PAGE_SIZE, model::PageRequest, respond, state};
     respond::with_status(
         async {
             let me = auth::require_user_id(&auth::session().await?).await?;
@@ -28,7 +28,7 @@ pub async fn home_feed(
 
 #[server(prefix = "/api", endpoint = "create_post")]
 pub async fn create_post(body: String) -> Result<(), AppError> {
-    use crate::{auth, db, respond, state};
+    use crate::{auth, db, domain::PostBody, respond, state};
     let result = async {
         let me = auth::require_user_id(&auth::session().await?).await?;
         let body = PostBody::parse(&body).map_err(AppError::BadRequest)?;

@@ -1,7 +1,7 @@
 use crate::components::follow_button::FollowButton;
 use crate::components::post_list::{PostList, page_query};
 use crate::error::AppError;
-use crate::model::{Page, PageRequest, PostView, Profile};
+use crate::model::{Page, PostView, Profile};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -25,7 +25,7 @@ pub async fn get_user_posts(
     before: Option<String>,
     after: Option<String>,
 ) -> Result<Page<PostView>, AppError> {
-    use crate::{db, model::PAGE_SIZE, respond, state};
+    use crate::{db, model::PAGE_SIZE, model::PageRequest, respond, state};
     respond::with_status(
         async {
             let request = PageRequest::from_query(before.as_deref(), after.as_deref())
