@@ -5,21 +5,28 @@ mod common;
 use app::db::{follows, posts, users};
 use app::error::AppError;
 use app::model::{PageRequest, PostView};
-use common::{link_rows, post_at, user, users_with_wrong_counters};
+use common::{link_rows, post_at, post_newest, user, users_with_wrong_counters};
 use sqlx::PgPool;
 
 fn bodies(posts: &[PostView]) -> Vec<&str> {
     posts.iter().map(|post| post.body.as_str()).collect()
 }
 
+/// The first page of `me`'s feed, checking that both of the query's plans agree on it.
 async fn feed(pool: &PgPool, me: i64) -> Vec<String> {
-    posts::followed_posts(pool, me, PageRequest::First, 20)
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|post| post.body)
-        .collect()
+    let bodies_with = |follows_many_from| async move {
+        posts::followed_posts_switching_at(pool, me, PageRequest::First, 20, follows_many_from)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|post| post.body)
+            .collect::<Vec<_>>()
+    };
+    let per_author = bodies_with(i64::MAX).await;
+    let all_posts_walk = bodies_with(0).await;
+    assert_eq!(per_author, all_posts_walk, "both feed plans agree");
+    per_author
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -308,47 +315,75 @@ async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_ne
     }
     expected.reverse();
 
+    let per_author_walk = walk_every_page(&pool, me, &authors, i64::MAX).await;
+    assert_eq!(
+        per_author_walk, expected,
+        "exactly the 1,000 posts, newest first"
+    );
+    walk_every_page(&pool, me, &authors, 0).await;
+}
+
+/// Walks a feed to its end with one of the feed's two plans, checking it against a full sort
+/// taken when the walk starts, then steps one page back up. Returns the ids seen.
+async fn walk_every_page(
+    pool: &PgPool,
+    me: i64,
+    authors: &[i64],
+    follows_many_from: i64,
+) -> Vec<i64> {
+    let page_of =
+        |request| posts::followed_posts_switching_at(pool, me, request, 20, follows_many_from);
+    let expected: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM posts WHERE author_id = ANY($1) ORDER BY created_at DESC, id DESC",
+    )
+    .bind(authors)
+    .fetch_all(pool)
+    .await
+    .unwrap();
     let mut seen = Vec::new();
     let mut request = PageRequest::First;
     let mut pages = 0;
     loop {
-        let page = posts::followed_posts(&pool, me, request, 20).await.unwrap();
+        let page = page_of(request).await.unwrap();
+        assert_eq!(
+            page.newer.is_some(),
+            pages > 0,
+            "only the first page lacks a Newer link"
+        );
         seen.extend(page.items.iter().map(|post| post.id));
         pages += 1;
         // Someone posts while the reader scrolls: it must not shift what the next page shows.
-        post_at(&pool, authors[1], "posted while scrolling", 10_000 + pages).await;
+        post_newest(pool, authors[1], "posted while scrolling").await;
         match page.older {
             Some(cursor) => request = PageRequest::OlderThan(cursor),
             None => break,
         }
     }
-    assert_eq!(pages, 50);
-    assert_eq!(seen, expected);
-
-    // And back up: "Newer posts" from the last page returns the page before it.
-    let last_page_first = *seen.get(980).unwrap();
-    let first_page = posts::followed_posts(&pool, me, PageRequest::First, 20)
-        .await
-        .unwrap();
-    assert!(
-        first_page.newer.is_none(),
-        "the first page has nothing newer"
+    assert_eq!(
+        pages,
+        expected.len().div_ceil(20),
+        "plan switching at {follows_many_from}"
     );
-    let tail = posts::followed_posts(
-        &pool,
-        me,
-        PageRequest::NewerThan(app::model::Cursor {
-            micros: posts_time_micros(&pool, last_page_first).await,
-            id: last_page_first,
-        }),
-        20,
-    )
+    assert_eq!(seen, expected, "plan switching at {follows_many_from}");
+
+    // "Newer posts" from the last page gives back the page before it.
+    let last_page_start = (pages - 1) * 20;
+    let last_page_first = seen[last_page_start];
+    let previous = page_of(PageRequest::NewerThan(app::model::Cursor {
+        micros: posts_time_micros(pool, last_page_first).await,
+        id: last_page_first,
+    }))
     .await
     .unwrap();
     assert_eq!(
-        tail.items.iter().map(|p| p.id).collect::<Vec<_>>(),
-        seen[960..980].to_vec()
+        previous
+            .items
+            .iter()
+            .map(|post| post.id)
+            .collect::<Vec<_>>(),
+        seen[last_page_start - 20..last_page_start].to_vec()
     );
+    seen
 }
 
 async fn posts_time_micros(pool: &PgPool, id: i64) -> i64 {

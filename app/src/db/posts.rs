@@ -44,17 +44,39 @@ pub async fn create_post(pool: &PgPool, author: i64, body: &PostBody) -> Result<
     .await?)
 }
 
+/// Readers following at least this many users get their feed by walking all posts newest
+/// first; everyone else by walking each followed author's posts. See `followed_posts`.
+pub const HEAVY_READER_FOLLOWS: i64 = 1_000;
+
 /// The home feed of `me`: posts by the users `me` follows and by `me`, newest first.
 ///
-/// One query per page. For each author (each followed user, and `me`) it takes at most a
-/// page of their posts past the cursor straight from `posts_author_newest`, then keeps the
-/// newest page of those: the work grows with the number of followed users, never with the
-/// number of their posts, and nothing sorts a user's whole history.
+/// One query per page, keyset-paginated on (created_at, id), so page 50 costs what page 1 does.
+/// It holds two plans and runs one, chosen by `me`'s following count:
+/// - most people follow few: for each followed author take at most a page of their posts past
+///   the cursor from `posts_author_newest`, then keep the newest page of those. Work grows with
+///   the number of authors followed, never with how much they posted;
+/// - someone who follows a large share of everyone: walk `posts_newest` from the cursor and keep
+///   the posts whose author is in a hash of the followed ids. Work grows with how many posts
+///   must be skipped, which is small exactly when one follows many.
+///
+/// Neither sorts the followed authors' posts. Only the page's rows touch `posts` for bodies.
 pub async fn followed_posts(
     pool: &PgPool,
     me: i64,
     request: PageRequest,
     page_size: i64,
+) -> Result<Page<PostView>, AppError> {
+    followed_posts_switching_at(pool, me, request, page_size, HEAVY_READER_FOLLOWS).await
+}
+
+/// `followed_posts` with the switch between its two plans at `follows_many_from` followed
+/// users, so tests can prove both plans give the same feed.
+pub async fn followed_posts_switching_at(
+    pool: &PgPool,
+    me: i64,
+    request: PageRequest,
+    page_size: i64,
+    follows_many_from: i64,
 ) -> Result<Page<PostView>, AppError> {
     let (at, id, walking_newer) = page_bound(request);
     let limit = page_size + 1;
@@ -62,24 +84,44 @@ pub async fn followed_posts(
         sqlx::query_as!(
             PostRow,
             r#"
-            SELECT p.id AS "id!", u.username AS author, u.email, p.body AS "body!", p.created_at AS "created_at!"
-            FROM (
-                SELECT candidate.*
-                FROM (SELECT followed_id AS author_id FROM followers WHERE follower_id = $1
-                      UNION ALL SELECT $1) AS authors
-                CROSS JOIN LATERAL (
-                    SELECT id, author_id, body, created_at FROM posts
-                    WHERE posts.author_id = authors.author_id AND (created_at, id) > ($2, $3)
-                    ORDER BY created_at ASC, id ASC
-                    LIMIT $4
-                ) AS candidate
-                ORDER BY candidate.created_at ASC, candidate.id ASC
-                LIMIT $4
-            ) AS p
-            JOIN users u ON u.id = p.author_id
-            ORDER BY p.created_at ASC, p.id ASC
+            WITH reader AS MATERIALIZED (
+                SELECT following_count >= $5 AS follows_many FROM users WHERE id = $1
+            ),
+            page AS (
+                (SELECT candidate.id, candidate.author_id, candidate.created_at
+                 FROM (SELECT followed_id AS author_id FROM followers WHERE follower_id = $1
+                       UNION ALL SELECT $1) AS authors
+                 CROSS JOIN LATERAL (
+                     SELECT id, author_id, created_at FROM posts
+                     WHERE posts.author_id = authors.author_id AND (created_at, id) > ($2, $3)
+                     ORDER BY created_at ASC, id ASC
+                     LIMIT $4
+                 ) AS candidate
+                 WHERE NOT (SELECT follows_many FROM reader)
+                 ORDER BY candidate.created_at ASC, candidate.id ASC
+                 LIMIT $4)
+                UNION ALL
+                (SELECT p.id, p.author_id, p.created_at
+                 FROM posts p
+                 WHERE (SELECT follows_many FROM reader)
+                   AND (p.created_at, p.id) > ($2, $3)
+                   AND (p.author_id = $1
+                        OR p.author_id IN (SELECT followed_id FROM followers WHERE follower_id = $1))
+                 ORDER BY p.created_at ASC, p.id ASC
+                 LIMIT $4)
+            )
+            SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
+                   page.created_at AS "created_at!"
+            FROM page
+            JOIN posts ON posts.id = page.id
+            JOIN users u ON u.id = page.author_id
+            ORDER BY page.created_at ASC, page.id ASC
             "#,
-            me, at, id, limit
+            me,
+            at,
+            id,
+            limit,
+            follows_many_from
         )
         .fetch_all(pool)
         .await?
@@ -87,24 +129,44 @@ pub async fn followed_posts(
         sqlx::query_as!(
             PostRow,
             r#"
-            SELECT p.id AS "id!", u.username AS author, u.email, p.body AS "body!", p.created_at AS "created_at!"
-            FROM (
-                SELECT candidate.*
-                FROM (SELECT followed_id AS author_id FROM followers WHERE follower_id = $1
-                      UNION ALL SELECT $1) AS authors
-                CROSS JOIN LATERAL (
-                    SELECT id, author_id, body, created_at FROM posts
-                    WHERE posts.author_id = authors.author_id AND (created_at, id) < ($2, $3)
-                    ORDER BY created_at DESC, id DESC
-                    LIMIT $4
-                ) AS candidate
-                ORDER BY candidate.created_at DESC, candidate.id DESC
-                LIMIT $4
-            ) AS p
-            JOIN users u ON u.id = p.author_id
-            ORDER BY p.created_at DESC, p.id DESC
+            WITH reader AS MATERIALIZED (
+                SELECT following_count >= $5 AS follows_many FROM users WHERE id = $1
+            ),
+            page AS (
+                (SELECT candidate.id, candidate.author_id, candidate.created_at
+                 FROM (SELECT followed_id AS author_id FROM followers WHERE follower_id = $1
+                       UNION ALL SELECT $1) AS authors
+                 CROSS JOIN LATERAL (
+                     SELECT id, author_id, created_at FROM posts
+                     WHERE posts.author_id = authors.author_id AND (created_at, id) < ($2, $3)
+                     ORDER BY created_at DESC, id DESC
+                     LIMIT $4
+                 ) AS candidate
+                 WHERE NOT (SELECT follows_many FROM reader)
+                 ORDER BY candidate.created_at DESC, candidate.id DESC
+                 LIMIT $4)
+                UNION ALL
+                (SELECT p.id, p.author_id, p.created_at
+                 FROM posts p
+                 WHERE (SELECT follows_many FROM reader)
+                   AND (p.created_at, p.id) < ($2, $3)
+                   AND (p.author_id = $1
+                        OR p.author_id IN (SELECT followed_id FROM followers WHERE follower_id = $1))
+                 ORDER BY p.created_at DESC, p.id DESC
+                 LIMIT $4)
+            )
+            SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
+                   page.created_at AS "created_at!"
+            FROM page
+            JOIN posts ON posts.id = page.id
+            JOIN users u ON u.id = page.author_id
+            ORDER BY page.created_at DESC, page.id DESC
             "#,
-            me, at, id, limit
+            me,
+            at,
+            id,
+            limit,
+            follows_many_from
         )
         .fetch_all(pool)
         .await?

@@ -28,6 +28,19 @@ pub async fn post_at(pool: &PgPool, author: i64, body: &str, seconds: i64) -> i6
     .expect("insert post")
 }
 
+/// A post newer than every other.
+pub async fn post_newest(pool: &PgPool, author: i64, body: &str) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO posts (author_id, body, created_at)
+         SELECT $1, $2, max(created_at) + interval '1 second' FROM posts RETURNING id",
+    )
+    .bind(author)
+    .bind(body)
+    .fetch_one(pool)
+    .await
+    .expect("insert post")
+}
+
 pub async fn link_rows(pool: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM followers")
         .fetch_one(pool)
