@@ -73,7 +73,8 @@ export async function post(page: Page, text: string) {
 
 /** A fresh browser session (own cookies) for one person, with console errors collected. */
 export async function newPerson(browser: Browser) {
-  const context = await browser.newContext();
+  // Explicit, because a describe block's `test.use` options reach new contexts too.
+  const context = await browser.newContext({ javaScriptEnabled: true });
   await prepareContext(context);
   const page = await context.newPage();
   const errors = watchConsole(page);

@@ -1,4 +1,4 @@
-import { test, expect, register, post, uniqueName, gotoHydrated } from './helpers';
+import { test, expect, register, post, uniqueName, gotoHydrated, newPerson } from './helpers';
 
 test('the server-rendered HTML already carries the data, before any script runs', async ({ page, request, consoleErrors }) => {
   const author = uniqueName('ssr');
@@ -17,10 +17,9 @@ test('the server-rendered HTML already carries the data, before any script runs'
 
 test('the page becomes interactive once the wasm bundle hydrates it', async ({ page, browser, consoleErrors }) => {
   const followed = uniqueName('hyd');
-  const other = await browser.newContext();
-  const otherPage = await other.newPage();
-  await register(otherPage, followed);
-  await other.close();
+  const other = await newPerson(browser);
+  await register(other.page, followed);
+  await other.context.close();
 
   await register(page, uniqueName('reader'));
   const wasm = page.waitForResponse((response) => response.url().endsWith('.wasm') && response.ok());
