@@ -1,0 +1,217 @@
+//! Feed query latency on a seeded data set: our keyset query against the Flask tutorial's
+//! UNION + OFFSET query, for a typical reader and a heavy one, on page 1 and page 50.
+//! Prints a Markdown table; writes EXPLAIN (ANALYZE, BUFFERS) of the heavy reader's feed to
+//! the file given by `--explain`. Run by `make bench` (scripts/bench.sh).
+//!
+//!   cargo run --release -p server --example feed_latency -- \
+//!       --typical bench100 --heavy bench0 --runs 1000 --baseline-runs 100 --explain out.txt
+
+use app::db::posts;
+use app::model::{PAGE_SIZE, PageRequest};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::time::{Duration, Instant};
+
+struct Args {
+    typical: String,
+    heavy: String,
+    runs: usize,
+    baseline_runs: usize,
+    explain: Option<String>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        typical: "bench100".into(),
+        heavy: "bench0".into(),
+        runs: 1000,
+        baseline_runs: 100,
+        explain: None,
+    };
+    let mut words = std::env::args().skip(1);
+    while let Some(flag) = words.next() {
+        let value = words.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--typical" => args.typical = value,
+            "--heavy" => args.heavy = value,
+            "--runs" => args.runs = value.parse().expect("--runs is a number"),
+            "--baseline-runs" => args.baseline_runs = value.parse().expect("a number"),
+            "--explain" => args.explain = Some(value),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    args
+}
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    mean: Duration,
+}
+
+async fn measure<F, Fut>(runs: usize, mut once: F) -> Stats
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    // Warm the caches and the prepared statement first, as a running server would have.
+    for _ in 0..runs.min(20) {
+        once().await;
+    }
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        once().await;
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
+    Stats {
+        p50: at(0.50),
+        p99: at(0.99),
+        mean: samples.iter().sum::<Duration>() / samples.len() as u32,
+    }
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.3}", duration.as_secs_f64() * 1e3)
+}
+
+/// The request that shows page `page` (1-based), found by walking the pages before it.
+async fn page_request(pool: &PgPool, me: i64, page: usize) -> PageRequest {
+    let mut request = PageRequest::First;
+    for _ in 1..page {
+        let shown = posts::followed_posts(pool, me, request, PAGE_SIZE).await.unwrap();
+        request = PageRequest::OlderThan(shown.older.expect("the feed has that many pages"));
+    }
+    request
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let pool = PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
+    let id_of = |name: String| {
+        let pool = pool.clone();
+        async move { app::db::users::id_by_username(&pool, &name).await.unwrap() }
+    };
+    let readers = [("typical", id_of(args.typical.clone()).await), ("heavy", id_of(args.heavy.clone()).await)];
+
+    println!("| query | reader | follows | page | runs | p50 ms | p99 ms | mean ms |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut ratios = Vec::new();
+    for (label, me) in readers {
+        let follows = app::db::follows::counts(&pool, me).await.unwrap().following;
+        for page in [1usize, 50] {
+            let request = page_request(&pool, me, page).await;
+            let ours = measure(args.runs, || {
+                let pool = pool.clone();
+                async move {
+                    posts::followed_posts(&pool, me, request, PAGE_SIZE).await.unwrap();
+                }
+            })
+            .await;
+            let tutorial = measure(args.baseline_runs, || {
+                let pool = pool.clone();
+                async move {
+                    posts::followed_posts_tutorial_baseline(&pool, me, page as i64, PAGE_SIZE)
+                        .await
+                        .unwrap();
+                }
+            })
+            .await;
+            for (name, stats, runs) in [("keyset (ours)", &ours, args.runs), ("tutorial union/offset", &tutorial, args.baseline_runs)] {
+                println!(
+                    "| {name} | {label} | {follows} | {page} | {runs} | {} | {} | {} |",
+                    ms(stats.p50),
+                    ms(stats.p99),
+                    ms(stats.mean)
+                );
+            }
+            ratios.push(format!(
+                "{label} reader, page {page}: ours is {:.0}× faster at p50 ({} ms vs {} ms)",
+                tutorial.p50.as_secs_f64() / ours.p50.as_secs_f64(),
+                ms(ours.p50),
+                ms(tutorial.p50)
+            ));
+        }
+    }
+    println!();
+    for ratio in ratios {
+        println!("- {ratio}");
+    }
+
+    if let Some(path) = args.explain {
+        explain_heavy_feed(&url, readers[1].1, &path).await;
+    }
+}
+
+/// Runs the heavy reader's feed (page 1 and page 50) on a connection where auto_explain
+/// reports every plan back as a NOTICE, so what is explained is exactly the query the app sends.
+async fn explain_heavy_feed(url: &str, me: i64, path: &str) {
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Notices(Arc<Mutex<Vec<String>>>);
+    struct Visitor<'a>(&'a mut String);
+    impl tracing::field::Visit for Visitor<'_> {
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            if field.name() == "message" {
+                self.0.push_str(value);
+            }
+        }
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0.push_str(&format!("{value:?}"));
+            }
+        }
+    }
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Notices {
+        fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            if event.metadata().target() == "sqlx::postgres::notice" {
+                let mut text = String::new();
+                event.record(&mut Visitor(&mut text));
+                self.0.lock().unwrap().push(text);
+            }
+        }
+    }
+
+    let notices = Notices::default();
+    let subscriber = tracing_subscriber::registry().with(notices.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(
+                    &mut *connection,
+                    "LOAD 'auto_explain';
+                     SET auto_explain.log_min_duration = 0;
+                     SET auto_explain.log_analyze = on;
+                     SET auto_explain.log_buffers = on;
+                     SET auto_explain.log_level = notice;
+                     SET client_min_messages = notice;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .unwrap();
+    let mut report = String::new();
+    for page in [1usize, 50] {
+        let request = page_request(&pool, me, page).await;
+        notices.0.lock().unwrap().clear();
+        posts::followed_posts(&pool, me, request, PAGE_SIZE).await.unwrap();
+        report.push_str(&format!("-- heavy reader (user id {me}), page {page}\n"));
+        for notice in notices.0.lock().unwrap().iter() {
+            report.push_str(notice);
+            report.push('\n');
+        }
+        report.push('\n');
+    }
+    std::fs::write(path, report).unwrap();
+}
