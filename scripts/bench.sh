@@ -35,7 +35,6 @@ psql "$ADMIN" -qc "DROP DATABASE IF EXISTS microblog_bench WITH (FORCE)" -c "CRE
 
 echo ">> Release build"
 cargo leptos build --release >/dev/null
-cargo build --release -p server --example feed_latency >/dev/null
 
 echo ">> Seeding $USERS users × $POSTS posts, $FOLLOWS follows each, $HEAVY heavy readers following $HEAVY_FOLLOWS"
 seed_started=$(date +%s.%N)
@@ -45,7 +44,7 @@ echo "$seed_report"
 counts=$(psql "$DB" -tAc "SELECT (SELECT count(*) FROM users) || ' users, ' || (SELECT count(*) FROM posts) || ' posts, ' || (SELECT count(*) FROM followers) || ' follows'")
 
 echo ">> Feed query latency"
-DATABASE_URL=$DB target/release/examples/feed_latency --typical "bench$HEAVY" --heavy bench0 \
+DATABASE_URL=$DB target/release/server bench-feed --typical "bench$HEAVY" --heavy bench0 \
   --runs "$RUNS" --baseline-runs "${BENCH_BASELINE_RUNS:-100}" --explain "$OUT/explain.txt" | tee "$OUT/feed.md"
 
 echo ">> HTTP load"
@@ -136,7 +135,7 @@ size_row() {
   echo "## 1. Feed query latency"
   echo
   echo "Typical reader: \`bench$HEAVY\`; heavy reader: \`bench0\` (follows $HEAVY_FOLLOWS). Measured in-process"
-  echo "through the app's own query functions (\`server/examples/feed_latency.rs\`), warm cache."
+  echo "through the app's own query functions (\`server bench-feed\`, server/src/feed_bench.rs), warm cache."
   echo
   cat "$OUT/feed.md"
   echo

@@ -145,6 +145,44 @@ const DEMO_FOLLOWS: &[(&str, &str)] = &[
     ("hiro", "ana"),
 ];
 
+/// Drops the indexes of `tables` other than primary keys, returning their definitions.
+async fn drop_secondary_indexes(
+    tx: &mut sqlx::PgConnection,
+    tables: &[&str],
+) -> Result<Vec<String>, AppError> {
+    let tables: Vec<String> = tables.iter().map(|table| table.to_string()).collect();
+    let indexes = sqlx::query!(
+        r#"
+        SELECT i.indexrelid::regclass::text AS "name!", pg_get_indexdef(i.indexrelid) AS "definition!"
+        FROM pg_index i
+        WHERE i.indrelid::regclass::text = ANY($1) AND NOT i.indisprimary
+        "#,
+        &tables,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for index in &indexes {
+        // The name comes from the catalog, not from input.
+        sqlx::query(&format!("DROP INDEX {}", index.name))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(indexes.into_iter().map(|index| index.definition).collect())
+}
+
+async fn restore_indexes(
+    tx: &mut sqlx::PgConnection,
+    definitions: &[String],
+) -> Result<(), AppError> {
+    sqlx::query!("SET LOCAL maintenance_work_mem = '1GB'")
+        .execute(&mut *tx)
+        .await?;
+    for definition in definitions {
+        sqlx::query(definition).execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
 /// The size of a benchmark data set.
 #[derive(Debug, Clone)]
 pub struct ScaleOptions {
@@ -187,10 +225,19 @@ pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppE
         sqlx::query_scalar!(r#"SELECT min(id) AS "id!" FROM users WHERE username = 'bench0'"#)
             .fetch_one(&mut *tx)
             .await?;
+    // Building an index once over all rows is many times faster than growing it row by row
+    // in random order, so secondary indexes are set aside during the load.
+    let set_aside = drop_secondary_indexes(&mut tx, &["posts", "followers"]).await?;
+    // Rows generated from the users just inserted cannot break a foreign key, and the counters
+    // are rebuilt once at the end: skip the per-row foreign-key and counter triggers ("replica"
+    // mode, a superuser setting, as on the project-local cluster).
+    sqlx::query!("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query!(
         r#"
         INSERT INTO posts (author_id, body, created_at)
-        SELECT $1 + u, 'Post number ' || p || ' from bench' || u || '.',
+        SELECT $1::bigint + u, 'Post number ' || p || ' from bench' || u || '.',
                now() - random() * interval '365 days'
         FROM generate_series(0, $2::bigint - 1) AS u, generate_series(1, $3::bigint) AS p
         "#,
@@ -200,18 +247,24 @@ pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppE
     )
     .execute(&mut *tx)
     .await?;
-    // The counters are rebuilt once below instead of by the per-row trigger.
-    sqlx::query!("ALTER TABLE followers DISABLE TRIGGER followers_counts")
-        .execute(&mut *tx)
-        .await?;
+    // User u follows u + offset (mod users) for distinct offsets in 1..users-1: the k-th offset
+    // is drawn from its own stride, so pairs never repeat and nobody follows themselves.
     sqlx::query!(
         r#"
         INSERT INTO followers (follower_id, followed_id, created_at)
-        SELECT $1::bigint + u, $1::bigint + (u + 1 + floor(random() * ($2::bigint - 1))::bigint) % $2::bigint,
+        SELECT $1::bigint + u,
+               $1::bigint + (u + 1 + (k - 1) * spacing.stride
+                             + floor(random() * spacing.stride)::bigint) % $2::bigint,
                now() - random() * interval '365 days'
-        FROM generate_series(0, $2::bigint - 1) AS u,
-             generate_series(1, CASE WHEN u < $4::bigint THEN $5::bigint ELSE $3::bigint END) AS f
-        ON CONFLICT DO NOTHING
+        FROM generate_series(0, $2::bigint - 1) AS u
+        CROSS JOIN LATERAL (
+            SELECT least(CASE WHEN u < $4::bigint THEN $5::bigint ELSE $3::bigint END,
+                         $2::bigint - 1) AS follows
+        ) AS wanted
+        CROSS JOIN LATERAL (
+            SELECT greatest(($2::bigint - 1) / greatest(wanted.follows, 1), 1) AS stride
+        ) AS spacing
+        CROSS JOIN LATERAL generate_series(1, wanted.follows) AS k
         "#,
         first_id,
         options.users,
@@ -221,15 +274,20 @@ pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppE
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!("ALTER TABLE followers ENABLE TRIGGER followers_counts")
+    sqlx::query!("SET LOCAL session_replication_role = origin")
         .execute(&mut *tx)
         .await?;
+    restore_indexes(&mut tx, &set_aside).await?;
     sqlx::query!(
         r#"
+        WITH followers_of AS (SELECT followed_id AS id, count(*) AS n FROM followers GROUP BY 1),
+             following_of AS (SELECT follower_id AS id, count(*) AS n FROM followers GROUP BY 1)
         UPDATE users u
-        SET followers_count = coalesce((SELECT count(*) FROM followers f WHERE f.followed_id = u.id), 0),
-            following_count = coalesce((SELECT count(*) FROM followers f WHERE f.follower_id = u.id), 0)
-        WHERE u.id >= $1
+        SET followers_count = coalesce(fr.n, 0), following_count = coalesce(fg.n, 0)
+        FROM users target
+        LEFT JOIN followers_of fr ON fr.id = target.id
+        LEFT JOIN following_of fg ON fg.id = target.id
+        WHERE u.id = target.id AND u.id >= $1
         "#,
         first_id,
     )

@@ -4,6 +4,8 @@ use clap::{Parser, Subcommand};
 use server::config::Config;
 use tracing_subscriber::EnvFilter;
 
+mod feed_bench;
+
 #[derive(Parser)]
 #[command(about = "Microblog: serve the site, or fill its database")]
 struct Cli {
@@ -17,6 +19,8 @@ enum Command {
     Serve,
     /// Fill the database with demo or benchmark data.
     Seed(SeedArgs),
+    /// Measure the feed query on a `seed --scale` database (see scripts/bench.sh).
+    BenchFeed(feed_bench::BenchFeedArgs),
 }
 
 #[derive(clap::Args)]
@@ -45,12 +49,18 @@ struct SeedArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::BenchFeed(args)) = cli.command {
+        // It installs its own tracing subscriber, to capture query plans.
+        let url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
+        feed_bench::run(&url, args).await;
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
         .init();
-    let cli = Cli::parse();
     let config = Config::from_env()?;
     let pool = server::connect(&config.database_url, config.max_db_connections)
         .await
@@ -85,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config, pool).await,
+        Command::BenchFeed(_) => unreachable!("handled before connecting"),
     }
 }
 

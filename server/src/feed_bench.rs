@@ -1,46 +1,33 @@
-//! Feed query latency on a seeded data set: our keyset query against the Flask tutorial's
-//! UNION + OFFSET query, for a typical reader and a heavy one, on page 1 and page 50.
-//! Prints a Markdown table; writes EXPLAIN (ANALYZE, BUFFERS) of the heavy reader's feed to
-//! the file given by `--explain`. Run by `make bench` (scripts/bench.sh).
-//!
-//!   cargo run --release -p server --example feed_latency -- \
-//!       --typical bench100 --heavy bench0 --runs 1000 --baseline-runs 100 --explain out.txt
+//! `server bench-feed`: feed query latency on a seeded data set, our keyset query against the
+//! Flask tutorial's UNION + OFFSET query, for a typical reader and a heavy one, on page 1 and
+//! page 50. Prints a Markdown table; writes EXPLAIN (ANALYZE, BUFFERS) of the heavy reader's
+//! feed to `--explain`. Run by `make bench` (scripts/bench.sh). It lives in the server binary
+//! so the benchmark uses the very build `make run` serves, without a second release build.
 
 use app::db::posts;
 use app::model::{PAGE_SIZE, PageRequest};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-struct Args {
+#[derive(clap::Args)]
+pub struct BenchFeedArgs {
+    /// A reader who follows a typical number of users.
+    #[arg(long, default_value = "bench100")]
     typical: String,
+    /// A reader who follows thousands.
+    #[arg(long, default_value = "bench0")]
     heavy: String,
+    /// Timed runs of our query per case.
+    #[arg(long, default_value_t = 1000)]
     runs: usize,
+    /// Timed runs of the tutorial's query per case (it is slow).
+    #[arg(long, default_value_t = 100)]
     baseline_runs: usize,
+    /// Where to write the heavy reader's query plans.
+    #[arg(long)]
     explain: Option<String>,
-}
-
-fn parse_args() -> Args {
-    let mut args = Args {
-        typical: "bench100".into(),
-        heavy: "bench0".into(),
-        runs: 1000,
-        baseline_runs: 100,
-        explain: None,
-    };
-    let mut words = std::env::args().skip(1);
-    while let Some(flag) = words.next() {
-        let value = words.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--typical" => args.typical = value,
-            "--heavy" => args.heavy = value,
-            "--runs" => args.runs = value.parse().expect("--runs is a number"),
-            "--baseline-runs" => args.baseline_runs = value.parse().expect("a number"),
-            "--explain" => args.explain = Some(value),
-            other => panic!("unknown flag {other}"),
-        }
-    }
-    args
 }
 
 struct Stats {
@@ -65,7 +52,8 @@ where
         samples.push(started.elapsed());
     }
     samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
+    let at =
+        |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
     Stats {
         p50: at(0.50),
         p99: at(0.99),
@@ -81,22 +69,28 @@ fn ms(duration: Duration) -> String {
 async fn page_request(pool: &PgPool, me: i64, page: usize) -> PageRequest {
     let mut request = PageRequest::First;
     for _ in 1..page {
-        let shown = posts::followed_posts(pool, me, request, PAGE_SIZE).await.unwrap();
+        let shown = posts::followed_posts(pool, me, request, PAGE_SIZE)
+            .await
+            .unwrap();
         request = PageRequest::OlderThan(shown.older.expect("the feed has that many pages"));
     }
     request
 }
 
-#[tokio::main]
-async fn main() {
-    let args = parse_args();
-    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let pool = PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
+pub async fn run(url: &str, args: BenchFeedArgs) {
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(url)
+        .await
+        .unwrap();
     let id_of = |name: String| {
         let pool = pool.clone();
         async move { app::db::users::id_by_username(&pool, &name).await.unwrap() }
     };
-    let readers = [("typical", id_of(args.typical.clone()).await), ("heavy", id_of(args.heavy.clone()).await)];
+    let readers = [
+        ("typical", id_of(args.typical.clone()).await),
+        ("heavy", id_of(args.heavy.clone()).await),
+    ];
 
     println!("| query | reader | follows | page | runs | p50 ms | p99 ms | mean ms |");
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
@@ -108,7 +102,9 @@ async fn main() {
             let ours = measure(args.runs, || {
                 let pool = pool.clone();
                 async move {
-                    posts::followed_posts(&pool, me, request, PAGE_SIZE).await.unwrap();
+                    posts::followed_posts(&pool, me, request, PAGE_SIZE)
+                        .await
+                        .unwrap();
                 }
             })
             .await;
@@ -121,7 +117,10 @@ async fn main() {
                 }
             })
             .await;
-            for (name, stats, runs) in [("keyset (ours)", &ours, args.runs), ("tutorial union/offset", &tutorial, args.baseline_runs)] {
+            for (name, stats, runs) in [
+                ("keyset (ours)", &ours, args.runs),
+                ("tutorial union/offset", &tutorial, args.baseline_runs),
+            ] {
                 println!(
                     "| {name} | {label} | {follows} | {page} | {runs} | {} | {} | {} |",
                     ms(stats.p50),
@@ -143,7 +142,7 @@ async fn main() {
     }
 
     if let Some(path) = args.explain {
-        explain_heavy_feed(&url, readers[1].1, &path).await;
+        explain_heavy_feed(url, readers[1].1, &path).await;
     }
 }
 
@@ -169,7 +168,11 @@ async fn explain_heavy_feed(url: &str, me: i64, path: &str) {
         }
     }
     impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Notices {
-        fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
             if event.metadata().target() == "sqlx::postgres::notice" {
                 let mut text = String::new();
                 event.record(&mut Visitor(&mut text));
@@ -181,6 +184,9 @@ async fn explain_heavy_feed(url: &str, me: i64, path: &str) {
     let notices = Notices::default();
     let subscriber = tracing_subscriber::registry().with(notices.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)
+        .unwrap()
+        .options([("plan_cache_mode", "force_custom_plan")]);
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .after_connect(|connection, _| {
@@ -198,14 +204,16 @@ async fn explain_heavy_feed(url: &str, me: i64, path: &str) {
                 Ok(())
             })
         })
-        .connect(url)
+        .connect_with(options)
         .await
         .unwrap();
     let mut report = String::new();
     for page in [1usize, 50] {
         let request = page_request(&pool, me, page).await;
         notices.0.lock().unwrap().clear();
-        posts::followed_posts(&pool, me, request, PAGE_SIZE).await.unwrap();
+        posts::followed_posts(&pool, me, request, PAGE_SIZE)
+            .await
+            .unwrap();
         report.push_str(&format!("-- heavy reader (user id {me}), page {page}\n"));
         for notice in notices.0.lock().unwrap().iter() {
             report.push_str(notice);
