@@ -31,15 +31,21 @@ command -v wrk >/dev/null || {
 scripts/pg.sh start
 ADMIN=$(scripts/pg.sh url postgres)
 DB=$(scripts/pg.sh url microblog_bench)
-psql "$ADMIN" -qc "DROP DATABASE IF EXISTS microblog_bench WITH (FORCE)" -c "CREATE DATABASE microblog_bench" >/dev/null
+# BENCH_REUSE_DB=1 keeps the data set of the previous run (for iterating on the server).
+if [ "${BENCH_REUSE_DB:-0}" != 1 ]; then
+  psql "$ADMIN" -qc "DROP DATABASE IF EXISTS microblog_bench WITH (FORCE)" -c "CREATE DATABASE microblog_bench" >/dev/null
+fi
 
 echo ">> Release build"
 cargo leptos build --release >/dev/null
 
 echo ">> Seeding $USERS users × $POSTS posts, $FOLLOWS follows each, $HEAVY heavy readers following $HEAVY_FOLLOWS"
-seed_started=$(date +%s.%N)
-seed_report=$(DATABASE_URL=$DB target/release/server seed --scale --users "$USERS" --posts-per-user "$POSTS" \
-  --follows-per-user "$FOLLOWS" --heavy "$HEAVY" --heavy-follows "$HEAVY_FOLLOWS")
+if [ "${BENCH_REUSE_DB:-0}" = 1 ]; then
+  seed_report="(data set reused from the previous run)"
+else
+  seed_report=$(DATABASE_URL=$DB target/release/server seed --scale --users "$USERS" --posts-per-user "$POSTS" \
+    --follows-per-user "$FOLLOWS" --heavy "$HEAVY" --heavy-follows "$HEAVY_FOLLOWS")
+fi
 echo "$seed_report"
 counts=$(psql "$DB" -tAc "SELECT (SELECT count(*) FROM users) || ' users, ' || (SELECT count(*) FROM posts) || ' posts, ' || (SELECT count(*) FROM followers) || ' follows'")
 
@@ -61,23 +67,22 @@ sign_in() {
 }
 reader_cookie=$(sign_in "bench$HEAVY")
 
-load() { # name url [extra wrk args]
-  local name=$1 url=$2
-  shift 2
-  wrk -t2 -c64 -d"${SECONDS_PER_LOAD}s" --latency -H "Cookie: $reader_cookie" "$@" "$url" > "$OUT/wrk-$name.txt"
+load() { # slug label url
+  local slug=$1 label=$2 url=$3 result=$OUT/wrk-$1.txt
+  wrk -t2 -c64 -d"${SECONDS_PER_LOAD}s" --latency -H "Cookie: $reader_cookie" "$url" > "$result"
   local rps p50 p99 errors
-  rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-$name.txt")
-  p50=$(awk '$1 == "50%" {print $2}' "$OUT/wrk-$name.txt")
-  p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk-$name.txt")
-  errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$OUT/wrk-$name.txt")
-  printf '| %s | %s | %s | %s | %s |\n' "$name" "$rps" "$p50" "$p99" "${errors:-0}"
+  rps=$(awk '/Requests\/sec/ {print $2}' "$result")
+  p50=$(awk '$1 == "50%" {print $2}' "$result")
+  p99=$(awk '$1 == "99%" {print $2}' "$result")
+  errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$result")
+  printf '| %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p50" "$p99" "${errors:-0}"
 }
 {
   echo "| page | requests/s | p50 | p99 | non-2xx |"
   echo "| --- | ---: | ---: | ---: | ---: |"
-  load "home feed (/)" "http://$ADDR/"
-  load "profile (/user/bench1)" "http://$ADDR/user/bench1"
-  load "explore (/explore)" "http://$ADDR/explore"
+  load home "home feed \`/\`" "http://$ADDR/"
+  load profile "profile \`/user/bench1\`" "http://$ADDR/user/bench1"
+  load explore "explore \`/explore\`" "http://$ADDR/explore"
 } | tee "$OUT/http.md"
 
 echo ">> Follow/unfollow throughput"

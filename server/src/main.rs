@@ -2,6 +2,8 @@ use anyhow::Context;
 use app::state::AppState;
 use clap::{Parser, Subcommand};
 use server::config::Config;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions_sqlx_store::PostgresStore;
 use tracing_subscriber::EnvFilter;
 
 mod feed_bench;
@@ -108,9 +110,16 @@ async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
+    // Expired sessions are refused when read; this only keeps the table from growing forever.
+    let session_sweeper = tokio::spawn(
+        PostgresStore::new(state.pool.clone())
+            .continuously_delete_expired(std::time::Duration::from_secs(60 * 60)),
+    );
     tracing::info!("Microblog is serving on http://{address}");
-    axum::serve(listener, server::router(state, config.secure_cookies))
+    let served = axum::serve(listener, server::router(state, config.secure_cookies))
         .with_graceful_shutdown(server::shutdown_signal())
         .await
-        .context("the server stopped with an error")
+        .context("the server stopped with an error");
+    session_sweeper.abort();
+    served
 }
