@@ -113,10 +113,19 @@ pub async fn set_flash(session: &Session, message: String, is_error: bool) -> Re
 }
 
 pub async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
-    session
-        .remove::<Flash>(FLASH_KEY)
+    // Removing marks the session modified, and a modified session is written back to the
+    // database: only remove when there is something to take, so page views stay read-only.
+    let flash = session
+        .get::<Flash>(FLASH_KEY)
         .await
-        .map_err(session_error)
+        .map_err(session_error)?;
+    if flash.is_some() {
+        session
+            .remove::<Flash>(FLASH_KEY)
+            .await
+            .map_err(session_error)?;
+    }
+    Ok(flash)
 }
 
 #[cfg(test)]
