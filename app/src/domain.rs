@@ -63,7 +63,10 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains('@');
-        if local.is_empty() || !domain_ok || email.chars().any(char::is_whitespace) {
+        if local.is_empty()
+            || !domain_ok
+            || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(invalid());
         }
         Ok(Email(email.to_owned()))
@@ -118,6 +121,9 @@ impl PostBody {
         if body.chars().count() > POST_MAX_CHARS {
             return Err(format!("Posts are at most {POST_MAX_CHARS} characters."));
         }
+        if has_invisible_controls(body) {
+            return Err(INVISIBLE_CONTROLS.into());
+        }
         Ok(PostBody(body.to_owned()))
     }
 
@@ -138,12 +144,31 @@ impl AboutMe {
                 "About me is at most {ABOUT_ME_MAX_CHARS} characters."
             ));
         }
+        if has_invisible_controls(text) {
+            return Err(INVISIBLE_CONTROLS.into());
+        }
         Ok(AboutMe((!text.is_empty()).then(|| text.to_owned())))
     }
 
     pub fn as_deref(&self) -> Option<&str> {
         self.0.as_deref()
     }
+}
+
+const INVISIBLE_CONTROLS: &str =
+    "The text contains invisible control characters; please remove them.";
+
+/// Control characters other than line breaks and tabs: invisible on the page, and NUL cannot
+/// even be stored.
+fn has_invisible_controls(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
+/// Whether `name` could be someone's username at all. Lookups of names that cannot exist
+/// answer "not found" without asking the database.
+pub fn could_be_username(name: &str) -> bool {
+    Username::parse(name).is_ok_and(|parsed| parsed.as_str() == name)
 }
 
 /// Where to go after signing in. Only paths on this site are accepted, so a crafted link
@@ -222,6 +247,24 @@ mod tests {
             "limit counts characters, not bytes"
         );
         assert!(PostBody::parse(&"a".repeat(281)).is_err());
+    }
+
+    #[test]
+    fn invisible_control_characters_are_refused_but_line_breaks_are_kept() {
+        assert!(PostBody::parse("two\nlines\tand a tab").is_ok());
+        for hostile in ["nul\0byte", "bell\u{7}", "escape\u{1b}[31m"] {
+            assert!(PostBody::parse(hostile).is_err(), "{hostile:?}");
+            assert!(AboutMe::parse(hostile).is_err(), "{hostile:?}");
+        }
+        assert!(Email::parse("jo\0hn@example.com").is_err());
+    }
+
+    #[test]
+    fn only_well_formed_names_could_be_usernames() {
+        assert!(could_be_username("susan"));
+        for impossible in ["", " susan", "su san", "a\0b", "<b>", &"x".repeat(65)] {
+            assert!(!could_be_username(impossible), "{impossible:?}");
+        }
     }
 
     #[test]

@@ -74,6 +74,16 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
+        // Text PostgreSQL cannot store (a NUL byte, say): the input's fault, not ours.
+        let untranslatable = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "22021" || code == "22P05");
+        if untranslatable {
+            return AppError::BadRequest(
+                "The text contains characters that cannot be stored.".into(),
+            );
+        }
         match &error {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 tracing::error!(%error, "database unavailable");

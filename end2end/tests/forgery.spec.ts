@@ -36,6 +36,9 @@ function attackerPage(site: string, victimTarget: string): string {
   </script></body></html>`;
 }
 
+// The refused requests show up in the console as failed loads: that is the point.
+test.use({ allowedConsoleErrors: [/status of 403/] });
+
 test('forms and fetches from another origin change nothing for a signed-in visitor', async ({ page, browser, baseURL, consoleErrors }) => {
   const target = uniqueName('victimtarget');
   const other = await newPerson(browser);

@@ -1,109 +1,13 @@
 //! The real router on a fresh database per test, driven without a socket: accounts, sessions,
 //! forgery protection and error statuses (SPEC §5).
 
-use app::state::AppState;
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use leptos::config::LeptosOptions;
 use sqlx::PgPool;
-use tower::ServiceExt;
 
-const SITE: &str = "http://127.0.0.1:3000";
-const PASSWORD: &str = "correct horse battery";
+mod common;
 
-fn app(pool: &PgPool) -> Router {
-    let state = AppState {
-        leptos_options: LeptosOptions::builder().output_name("microblog").build(),
-        pool: pool.clone(),
-    };
-    server::router(state, false)
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn session_cookie(&self) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .find(|value| value.starts_with("microblog_session="))
-            .map(|value| value.split(';').next().unwrap().to_owned())
-    }
-}
-
-/// A form POST the way the hydrated app sends it: same-origin, expecting data back.
-fn form_post(path: &str, cookie: Option<&str>) -> axum::http::request::Builder {
-    let mut request = Request::post(path)
-        .header(header::HOST, "127.0.0.1:3000")
-        .header(header::ORIGIN, SITE)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json");
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    request
-}
-
-async fn send(router: &Router, request: Request<Body>) -> Reply {
-    let response = router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("the router answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-async fn call(router: &Router, path: &str, form: &str, cookie: Option<&str>) -> Reply {
-    send(
-        router,
-        form_post(path, cookie)
-            .body(Body::from(form.to_owned()))
-            .unwrap(),
-    )
-    .await
-}
-
-async fn register(router: &Router, name: &str) -> String {
-    let form = format!(
-        "username={name}&email={name}%40example.com&password=correct+horse+battery&password2=correct+horse+battery"
-    );
-    let reply = call(router, "/api/register", &form, None).await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "register {name}: {}",
-        reply.body
-    );
-    reply.session_cookie().expect("registering signs in")
-}
-
-async fn links(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM followers")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
-async fn signed_in_as(router: &Router, cookie: &str) -> Option<String> {
-    let reply = call(router, "/api/current_user", "", Some(cookie)).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let user: Option<serde_json::Value> = serde_json::from_str(&reply.body).unwrap();
-    user.map(|user| user["username"].as_str().unwrap().to_owned())
-}
+use common::*;
 
 #[sqlx::test(migrations = false)]
 async fn a_sign_in_works_on_a_second_server_sharing_the_database(pool: PgPool) {

@@ -2,6 +2,7 @@
 //! statements; the counters on `users` are kept by a trigger in that same transaction.
 
 use crate::db::violated_constraint;
+use crate::domain::could_be_username;
 use crate::error::AppError;
 use crate::model::{FollowState, Page, PageRequest, UserSummary};
 use crate::present::{avatar_url, cursor_of, into_page, page_bound};
@@ -17,6 +18,9 @@ struct Target {
 
 /// `me` follows `username`. Following someone already followed changes nothing.
 pub async fn follow(pool: &PgPool, me: i64, username: &str) -> Result<FollowState, AppError> {
+    if !could_be_username(username) {
+        return Err(AppError::user_not_found(username));
+    }
     let mut tx = pool.begin().await?;
     let target = sqlx::query_as!(
         Target,
@@ -48,6 +52,9 @@ pub async fn follow(pool: &PgPool, me: i64, username: &str) -> Result<FollowStat
 
 /// `me` stops following `username`. Unfollowing someone not followed changes nothing.
 pub async fn unfollow(pool: &PgPool, me: i64, username: &str) -> Result<FollowState, AppError> {
+    if !could_be_username(username) {
+        return Err(AppError::user_not_found(username));
+    }
     let mut tx = pool.begin().await?;
     let target = sqlx::query_as!(
         Target,

@@ -1,7 +1,7 @@
 //! Accounts and profiles.
 
 use crate::db::violated_constraint;
-use crate::domain::{AboutMe, Email, Username};
+use crate::domain::{AboutMe, Email, Username, could_be_username};
 use crate::error::AppError;
 use crate::model::{CurrentUser, Profile};
 use crate::present::{avatar_url, timestamp};
@@ -45,6 +45,9 @@ pub struct Credentials {
 }
 
 pub async fn credentials(pool: &PgPool, username: &str) -> Result<Option<Credentials>, AppError> {
+    if !could_be_username(username) {
+        return Ok(None);
+    }
     Ok(sqlx::query_as!(
         Credentials,
         "SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1)",
@@ -78,6 +81,9 @@ pub async fn profile(
     viewer: Option<i64>,
     username: &str,
 ) -> Result<Profile, AppError> {
+    if !could_be_username(username) {
+        return Err(AppError::user_not_found(username));
+    }
     let row = sqlx::query!(
         r#"
         SELECT u.id, u.username, u.email, u.about_me, u.last_seen,
@@ -142,6 +148,9 @@ pub async fn update_profile(
 
 /// The id of a user by name (any case), or NotFound with the spec's message.
 pub async fn id_by_username(pool: &PgPool, username: &str) -> Result<i64, AppError> {
+    if !could_be_username(username) {
+        return Err(AppError::user_not_found(username));
+    }
     sqlx::query_scalar!(
         "SELECT id FROM users WHERE lower(username) = lower($1)",
         username
