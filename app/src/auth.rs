@@ -21,9 +21,21 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
     AppError::Unavailable
 }
 
-/// Argon2id with the crate's defaults (19 MiB, 2 passes): tens of milliseconds of CPU, so it
-/// runs on the blocking pool, never on an async worker.
+/// Each Argon2 computation takes 19 MiB and tens of milliseconds of CPU: a burst of sign-ins
+/// waits its turn here rather than piling up memory and starving page rendering.
+static HASHING_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+async fn hashing_slot() -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
+    HASHING_SLOTS
+        .acquire()
+        .await
+        .map_err(|_| AppError::Internal)
+}
+
+/// Argon2id with the crate's defaults (19 MiB, 2 passes), on the blocking pool, never on an
+/// async worker.
 pub async fn hash_password(password: Password) -> Result<String, AppError> {
+    let _slot = hashing_slot().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -46,6 +58,9 @@ pub async fn hash_password(password: Password) -> Result<String, AppError> {
 /// does not reveal who has an account.
 pub async fn verify_password(password: String, stored_hash: Option<String>) -> bool {
     static DECOY_HASH: OnceLock<String> = OnceLock::new();
+    let Ok(_slot) = hashing_slot().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         let hash = stored_hash.unwrap_or_else(|| {
             DECOY_HASH
