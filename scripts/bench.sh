@@ -43,7 +43,7 @@ echo ">> Seeding $USERS users × $POSTS posts, $FOLLOWS follows each, $HEAVY hea
 if [ "${BENCH_REUSE_DB:-0}" = 1 ]; then
   seed_report="(data set reused from the previous run)"
 else
-  seed_report=$(DATABASE_URL=$DB target/release/server seed --scale --users "$USERS" --posts-per-user "$POSTS" \
+  seed_report=$(DATABASE_URL=$DB RUST_LOG=error target/release/server seed --scale --users "$USERS" --posts-per-user "$POSTS" \
     --follows-per-user "$FOLLOWS" --heavy "$HEAVY" --heavy-follows "$HEAVY_FOLLOWS")
 fi
 echo "$seed_report"

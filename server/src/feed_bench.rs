@@ -78,11 +78,8 @@ async fn page_request(pool: &PgPool, me: i64, page: usize) -> PageRequest {
 }
 
 pub async fn run(url: &str, args: BenchFeedArgs) {
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(url)
-        .await
-        .unwrap();
+    // The server's own pool settings, so the figures are the server's.
+    let pool = server::connect(url, 2).await.unwrap();
     let id_of = |name: String| {
         let pool = pool.clone();
         async move { app::db::users::id_by_username(&pool, &name).await.unwrap() }
@@ -186,7 +183,7 @@ async fn explain_heavy_feed(url: &str, me: i64, path: &str) {
     let _guard = tracing::subscriber::set_default(subscriber);
     let options = sqlx::postgres::PgConnectOptions::from_str(url)
         .unwrap()
-        .options([("plan_cache_mode", "force_custom_plan")]);
+        .options(server::SESSION_SETTINGS);
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .after_connect(|connection, _| {
