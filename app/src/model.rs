@@ -1,6 +1,7 @@
 //! What the server sends to pages. Times arrive already formatted, so the server's render and
 //! the browser's hydration always print the same text.
 
+use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -120,10 +121,12 @@ pub enum PageRequest {
 
 impl PageRequest {
     /// From the `before` / `after` query parameters of a page URL.
-    pub fn from_query(before: Option<&str>, after: Option<&str>) -> Result<Self, String> {
+    /// A garbled cursor is the client's fault: 400 with a readable message.
+    pub fn from_query(before: Option<&str>, after: Option<&str>) -> Result<Self, AppError> {
+        let cursor = |text: &str| text.parse::<Cursor>().map_err(AppError::BadRequest);
         match (before, after) {
-            (Some(before), _) if !before.is_empty() => Ok(PageRequest::OlderThan(before.parse()?)),
-            (_, Some(after)) if !after.is_empty() => Ok(PageRequest::NewerThan(after.parse()?)),
+            (Some(before), _) if !before.is_empty() => Ok(PageRequest::OlderThan(cursor(before)?)),
+            (_, Some(after)) if !after.is_empty() => Ok(PageRequest::NewerThan(cursor(after)?)),
             _ => Ok(PageRequest::First),
         }
     }

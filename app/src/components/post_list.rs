@@ -42,21 +42,21 @@ pub fn PostList(page: Page<PostView>, #[prop(into)] empty: String) -> impl IntoV
         <div class="posts">
             {page.items.into_iter().map(|post| view! { <PostItem post /> }).collect_view()}
         </div>
-        <Pager newer=page.newer older=page.older />
+        <Pager newer=page.newer older=page.older noun="posts" />
     }
     .into_any()
 }
 
-/// "Newer posts" / "Older posts" links that keep the current path.
+/// "Newer posts" / "Older posts" links (or another `noun`) that keep the current path.
 #[component]
-pub fn Pager(newer: Option<Cursor>, older: Option<Cursor>) -> impl IntoView {
+pub fn Pager(newer: Option<Cursor>, older: Option<Cursor>, noun: &'static str) -> impl IntoView {
     if newer.is_none() && older.is_none() {
         return ().into_any();
     }
     view! {
         <nav class="pager" aria-label="Pages">
-            {newer.map(|cursor| view! { <A href=format!("?after={cursor}") attr:class="newer">"← Newer posts"</A> })}
-            {older.map(|cursor| view! { <A href=format!("?before={cursor}") attr:class="older">"Older posts →"</A> })}
+            {newer.map(|cursor| view! { <A href=format!("?after={cursor}") attr:class="newer">{format!("← Newer {noun}")}</A> })}
+            {older.map(|cursor| view! { <A href=format!("?before={cursor}") attr:class="older">{format!("Older {noun} →")}</A> })}
         </nav>
     }
     .into_any()

@@ -20,8 +20,7 @@ pub async fn follow_list(
     respond::with_status(
         async {
             let viewer = auth::signed_in_user_id(&auth::session().await?).await?;
-            let request = PageRequest::from_query(before.as_deref(), after.as_deref())
-                .map_err(AppError::BadRequest)?;
+            let request = PageRequest::from_query(before.as_deref(), after.as_deref())?;
             let direction = if followers {
                 Direction::Followers
             } else {
@@ -69,7 +68,7 @@ pub fn FollowListPage(followers: bool) -> impl IntoView {
                         <ul class="user-list card">
                             {page.items.into_iter().map(|user| view! { <UserRow user /> }).collect_view()}
                         </ul>
-                        <Pager newer=page.newer older=page.older />
+                        <Pager newer=page.newer older=page.older noun="people" />
                     }
                         .into_any(),
                     Err(error) => view! { <p class="notice error">{error.to_string()}</p> }.into_any(),

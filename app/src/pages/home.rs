@@ -18,8 +18,7 @@ pub async fn home_feed(
     respond::with_status(
         async {
             let me = auth::require_user_id(&auth::session().await?).await?;
-            let request = PageRequest::from_query(before.as_deref(), after.as_deref())
-                .map_err(AppError::BadRequest)?;
+            let request = PageRequest::from_query(before.as_deref(), after.as_deref())?;
             db::posts::followed_posts(&state::pool()?, me, request, PAGE_SIZE).await
         }
         .await,

@@ -28,8 +28,7 @@ pub async fn get_user_posts(
     use crate::{db, model::PAGE_SIZE, model::PageRequest, respond, state};
     respond::with_status(
         async {
-            let request = PageRequest::from_query(before.as_deref(), after.as_deref())
-                .map_err(AppError::BadRequest)?;
+            let request = PageRequest::from_query(before.as_deref(), after.as_deref())?;
             db::posts::user_posts(&state::pool()?, &username, request, PAGE_SIZE).await
         }
         .await,
