@@ -41,7 +41,9 @@ check "clippy (server, tests)" cargo clippy -p app -p server --all-targets -- -D
 check "clippy (wasm)" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 # The Rust tests: #[sqlx::test] makes a fresh database per test on this server.
+own_cluster=0
 if [ -z "${DATABASE_URL:-}" ]; then
+  own_cluster=1
   scripts/pg.sh start || { failed=$((failed + 1)); failures+=("start PostgreSQL"); finish; }
   DATABASE_URL=$(scripts/pg.sh url microblog)
   scripts/pg.sh createdb microblog
@@ -105,4 +107,25 @@ if [ "$e2e_status" -ne 0 ]; then
   if [ "$e2e_failed" -eq 0 ]; then failed=$((failed + 1)); fi
   failures+=("playwright (server log: target/test-logs/e2e-server.log)")
 fi
+
+# A second process on the same database, then the operations tests against both.
+SECOND_ADDR=127.0.0.1:$((${E2E_PORT:-3100} + 1))
+DATABASE_URL=$E2E_URL LEPTOS_SITE_ADDR=$SECOND_ADDR LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
+  RUST_LOG=warn target/release/server > "$LOGS/e2e-server-2.log" 2>&1 &
+second_pid=$!
+trap 'kill $server_pid $second_pid 2>/dev/null' EXIT
+for _ in $(seq 1 100); do
+  curl -fsS "http://$SECOND_ADDR/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+echo
+echo "== operations (scale-out, database restart)"
+# Restarting PostgreSQL is only done to the project-local cluster, never to a given one.
+[ "$own_cluster" = 1 ] && export OPS_TEST_OWN_CLUSTER=1
+scripts/ops-test.sh "$E2E_ADDR" "$SECOND_ADDR" | tee "$LOGS/ops.log"
+ops_passed=$(grep -c '^ok - ' "$LOGS/ops.log")
+ops_failed=$(grep -c '^FAILED - ' "$LOGS/ops.log")
+passed=$((passed + ops_passed))
+failed=$((failed + ops_failed))
+[ "$ops_failed" -gt 0 ] && failures+=("operations tests")
 finish

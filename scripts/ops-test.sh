@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Operations tests against running release servers (called by scripts/test.sh after Playwright):
+#  1. scale-out: two server processes on one database, no sticky routing: sign in on one,
+#     follow on the other, read the result on the first;
+#  2. database restart: while PostgreSQL is down, pages answer 503 quickly (no hang, no crash);
+#     within 5 s of it coming back the same process serves normally again;
+#  3. with no reachable database the server refuses to start with a clear message.
+# Usage: scripts/ops-test.sh FIRST_ADDR SECOND_ADDR  (both servers already running)
+# Prints one "ok"/"FAILED" line per check and exits non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+FIRST=http://$1
+SECOND=http://$2
+failed=0
+ok() { echo "ok - $*"; }
+bad() { echo "FAILED - $*"; failed=1; }
+
+jar=$(mktemp)
+name=ops$(date +%s%N | tail -c 9)
+form() { # base path data
+  curl -sS -m 10 -o /dev/null -w '%{http_code}' -b "$jar" -c "$jar" -H "Origin: $1" \
+    -H 'Accept: application/json' --data "$3" "$1$2"
+}
+[ "$(form "$FIRST" /api/register "username=$name&email=$name%40example.com&password=correct+horse&password2=correct+horse")" = 200 ] || bad "register $name"
+[ "$(form "$FIRST" /api/register "username=${name}b&email=${name}b%40example.com&password=correct+horse&password2=correct+horse")" = 200 ] || bad "register ${name}b"
+# The jar now holds the second user's session; sign in as the first on server 1...
+[ "$(form "$FIRST" /api/login "username=$name&password=correct+horse")" = 200 ] || bad "sign in on the first server"
+# ...follow on server 2 with the same cookie...
+if [ "$(form "$SECOND" /api/follow "username=${name}b")" = 200 ]; then
+  ok "a session made by one server is honoured by the other"
+else
+  bad "following on the second server with the first server's session"
+fi
+# ...and read it back on server 1.
+if curl -sS -m 10 -b "$jar" "$FIRST/user/${name}b" | grep -q 'Unfollow'; then
+  ok "the follow made on the second server shows on the first"
+else
+  bad "the first server does not show the follow made on the second"
+fi
+rm -f "$jar"
+
+if [ -n "${OPS_TEST_OWN_CLUSTER:-}" ]; then
+  scripts/pg.sh stop
+  started=$(date +%s.%N)
+  status=$(curl -sS -m 10 -o /tmp/ops-503.html -w '%{http_code}' "$FIRST/explore")
+  took=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+  if [ "$status" = 503 ] && grep -q 'unavailable' /tmp/ops-503.html; then
+    ok "with the database down, /explore answers 503 with a clear message in ${took}s"
+  else
+    bad "with the database down, /explore answered $status in ${took}s"
+  fi
+  health=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "$FIRST/healthz")
+  [ "$health" = 503 ] && ok "/healthz reports 503 while the database is down" || bad "/healthz answered $health"
+  scripts/pg.sh start
+  back=$(date +%s.%N)
+  recovered=""
+  for _ in $(seq 1 50); do
+    if [ "$(curl -sS -m 2 -o /dev/null -w '%{http_code}' "$FIRST/explore")" = 200 ]; then
+      recovered=$(awk -v a="$back" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+      break
+    fi
+    sleep 0.1
+  done
+  if [ -n "$recovered" ] && awk -v r="$recovered" 'BEGIN { exit !(r < 5) }'; then
+    ok "the server serves normally ${recovered}s after the database is back, without a restart"
+  else
+    bad "the server had not recovered 5 s after the database came back"
+  fi
+fi
+# 3. A server whose database cannot be reached refuses to start, and says why.
+out=$(DATABASE_URL=postgres://postgres@127.0.0.1:9/nowhere LEPTOS_SITE_ADDR=127.0.0.1:0 \
+  timeout 30 target/release/server 2>&1)
+code=$?
+if [ "$code" -ne 0 ] && [ "$code" -ne 124 ] && grep -q 'cannot reach the database' <<<"$out"; then
+  ok "without a reachable database the server exits ($code) saying: $(grep -m1 -o 'cannot reach the database[^;]*' <<<"$out")"
+else
+  bad "with an unreachable database the server exited $code: $out"
+fi
+exit $failed
