@@ -4,7 +4,9 @@
 #     follow on the other, read the result on the first;
 #  2. database restart: while PostgreSQL is down, pages answer 503 quickly (no hang, no crash);
 #     within 5 s of it coming back the same process serves normally again;
-#  3. with no reachable database the server refuses to start with a clear message.
+#  3. with no reachable database the server refuses to start with a clear message;
+#  4. 1,000 concurrent follow/unfollow toggles over HTTP end with no error and exact counters
+#     (needs OPS_TEST_DATABASE_URL to check the counters).
 # Usage: scripts/ops-test.sh FIRST_ADDR SECOND_ADDR  (both servers already running)
 # Prints one "ok"/"FAILED" line per check and exits non-zero if any failed.
 set -uo pipefail
@@ -67,6 +69,34 @@ if [ -n "${OPS_TEST_OWN_CLUSTER:-}" ]; then
     bad "the server had not recovered 5 s after the database came back"
   fi
 fi
+# 4. 1,000 follow/unfollow toggles over HTTP, 64 at a time, on both servers, among 10 users.
+if [ -n "${OPS_TEST_DATABASE_URL:-}" ]; then
+  toggles=$(mktemp -d)
+  for n in $(seq 0 9); do
+    curl -sS -m 20 -o /dev/null -c "$toggles/jar$n" -H "Origin: $FIRST" -H 'Accept: application/json' \
+      --data "username=${name}t$n&email=${name}t$n%40example.com&password=correct+horse&password2=correct+horse" \
+      "$FIRST/api/register"
+    sed -n 's/.*\tmicroblog_session\t\(.*\)$/\1/p' "$toggles/jar$n" > "$toggles/cookie$n"
+  done
+  for i in $(seq 1 1000); do
+    me=$((i % 10)); other=$(((i * 7 + i / 10) % 10)); [ "$other" = "$me" ] && other=$(((me + 1) % 10))
+    action=$([ $((i % 3)) = 0 ] && echo unfollow || echo follow)
+    base=$([ $((i % 2)) = 0 ] && echo "$FIRST" || echo "$SECOND")
+    echo "$base $action ${name}t$other $(cat "$toggles/cookie$me")"
+  done > "$toggles/plan"
+  xargs -P 64 -L 1 sh -c 'curl -sS -m 20 -o /dev/null -w "%{http_code}\n" -H "Origin: $0" -H "Accept: application/json" \
+    -b "microblog_session=$3" --data "username=$2" "$0/api/$1"' < "$toggles/plan" > "$toggles/statuses"
+  total=$(wc -l < "$toggles/statuses")
+  non_ok=$(grep -vc '^200$' "$toggles/statuses")
+  wrong=$(psql "$OPS_TEST_DATABASE_URL" -tAc "SELECT count(*) FROM users u WHERE u.followers_count <> (SELECT count(*) FROM followers f WHERE f.followed_id = u.id) OR u.following_count <> (SELECT count(*) FROM followers f WHERE f.follower_id = u.id)")
+  if [ "$total" = 1000 ] && [ "$non_ok" = 0 ] && [ "$wrong" = 0 ]; then
+    ok "1000 concurrent toggles over HTTP: all 200, every counter equals its rows"
+  else
+    bad "1000 toggles: $total answered, $non_ok not 200 ($(sort "$toggles/statuses" | uniq -c | tr '\n' ' ')), $wrong users with wrong counters"
+  fi
+  rm -rf "$toggles"
+fi
+
 # 3. A server whose database cannot be reached refuses to start, and says why.
 out=$(DATABASE_URL=postgres://postgres@127.0.0.1:9/nowhere LEPTOS_SITE_ADDR=127.0.0.1:0 \
   timeout 30 target/release/server 2>&1)

@@ -122,7 +122,7 @@ echo
 echo "== operations (scale-out, database restart)"
 # Restarting PostgreSQL is only done to the project-local cluster, never to a given one.
 [ "$own_cluster" = 1 ] && export OPS_TEST_OWN_CLUSTER=1
-scripts/ops-test.sh "$E2E_ADDR" "$SECOND_ADDR" | tee "$LOGS/ops.log"
+OPS_TEST_DATABASE_URL=$E2E_URL scripts/ops-test.sh "$E2E_ADDR" "$SECOND_ADDR" | tee "$LOGS/ops.log"
 ops_passed=$(grep -c '^ok - ' "$LOGS/ops.log")
 ops_failed=$(grep -c '^FAILED - ' "$LOGS/ops.log")
 passed=$((passed + ops_passed))
