@@ -2,8 +2,9 @@
 # Operations tests against running release servers (called by scripts/test.sh after Playwright):
 #  1. scale-out: two server processes on one database, no sticky routing: sign in on one,
 #     follow on the other, read the result on the first;
-#  2. database restart: while PostgreSQL is down, pages answer 503 quickly (no hang, no crash);
-#     within 5 s of it coming back the same process serves normally again;
+#  2. database restart, under a steady load on the second server: while PostgreSQL is down,
+#     pages answer 503 quickly (no hang, no crash); within 5 s of it coming back the same
+#     process serves normally again;
 #  3. with no reachable database the server refuses to start with a clear message;
 #  4. 1,000 concurrent follow/unfollow toggles over HTTP end with no error and exact counters
 #     (needs OPS_TEST_DATABASE_URL to check the counters).
@@ -42,6 +43,16 @@ fi
 rm -f "$jar"
 
 if [ -n "${OPS_TEST_OWN_CLUSTER:-}" ]; then
+  # Keep 8 requests in flight on the second server for the whole restart.
+  load_log=$(mktemp)
+  (
+    end=$((SECONDS + 10))
+    while [ $SECONDS -lt $end ]; do
+      seq 1 8 | xargs -P 8 -I{} curl -s -m 10 -o /dev/null -w '%{http_code}\n' "$SECOND/explore" >> "$load_log"
+    done
+  ) &
+  load_pid=$!
+  sleep 1
   scripts/pg.sh stop
   started=$(date +%s.%N)
   status=$(curl -sS -m 10 -o /tmp/ops-503.html -w '%{http_code}' "$FIRST/explore")
@@ -68,6 +79,16 @@ if [ -n "${OPS_TEST_OWN_CLUSTER:-}" ]; then
   else
     bad "the server had not recovered 5 s after the database came back"
   fi
+  wait "$load_pid"
+  answered=$(wc -l < "$load_log")
+  unexpected=$(grep -vcE '^(200|503)$' "$load_log")
+  served_after=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "$SECOND/explore")
+  if [ "$unexpected" = 0 ] && [ "$served_after" = 200 ]; then
+    ok "under load through the restart: $answered responses, $(grep -c '^503$' "$load_log") of them 503, none failed otherwise or hung; the loaded server serves normally after"
+  else
+    bad "under load through the restart: $answered responses, unexpected: $(grep -vE '^(200|503)$' "$load_log" | sort | uniq -c | tr '\n' ' '), afterwards $served_after"
+  fi
+  rm -f "$load_log"
 fi
 # 4. 1,000 follow/unfollow toggles over HTTP, 64 at a time, on both servers, among 10 users.
 if [ -n "${OPS_TEST_DATABASE_URL:-}" ]; then
