@@ -79,15 +79,22 @@ E2E_DB=microblog_e2e
 E2E_URL=${DATABASE_URL%/*}/$E2E_DB
 psql "${DATABASE_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" -c "CREATE DATABASE $E2E_DB" >/dev/null
 
-DATABASE_URL=$E2E_URL LEPTOS_SITE_ADDR=$E2E_ADDR LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
-  RUST_LOG=warn target/release/server > "$LOGS/e2e-server.log" 2>&1 &
-server_pid=$!
-trap 'kill $server_pid 2>/dev/null' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://$E2E_ADDR/healthz" >/dev/null 2>&1 && break
-  kill -0 $server_pid 2>/dev/null || break
-  sleep 0.2
-done
+server_pids=()
+trap 'kill "${server_pids[@]}" 2>/dev/null' EXIT
+# start_server ADDR LOG: the release server on the e2e database, waited for until healthy.
+start_server() {
+  DATABASE_URL=$E2E_URL LEPTOS_SITE_ADDR=$1 LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
+    RUST_LOG=warn target/release/server > "$2" 2>&1 &
+  local pid=$!
+  server_pids+=("$pid")
+  for _ in $(seq 1 100); do
+    curl -fsS "http://$1/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+start_server "$E2E_ADDR" "$LOGS/e2e-server.log"
 
 echo
 echo "== playwright"
@@ -110,14 +117,7 @@ fi
 
 # A second process on the same database, then the operations tests against both.
 SECOND_ADDR=127.0.0.1:$((${E2E_PORT:-3100} + 1))
-DATABASE_URL=$E2E_URL LEPTOS_SITE_ADDR=$SECOND_ADDR LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
-  RUST_LOG=warn target/release/server > "$LOGS/e2e-server-2.log" 2>&1 &
-second_pid=$!
-trap 'kill $server_pid $second_pid 2>/dev/null' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://$SECOND_ADDR/healthz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+start_server "$SECOND_ADDR" "$LOGS/e2e-server-2.log"
 echo
 echo "== operations (scale-out, database restart)"
 # Restarting PostgreSQL is only done to the project-local cluster, never to a given one.

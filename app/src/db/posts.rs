@@ -80,6 +80,8 @@ pub async fn followed_posts_switching_at(
 ) -> Result<Page<PostView>, AppError> {
     let (at, id, walking_newer) = page_bound(request);
     let limit = page_size + 1;
+    // Spelled out twice, newer-walk and older-walk, rather than one query with CASEs: each
+    // comparison and ORDER BY must match its index exactly. The same holds below.
     let rows = if walking_newer {
         sqlx::query_as!(
             PostRow,
