@@ -11,10 +11,7 @@ pub const DEMO_PASSWORD: &str = "microblog";
 /// of SPEC §2 (john, susan, mary, david) plus people to explore. Returns false, changing
 /// nothing, when there are users already.
 pub async fn demo(pool: &PgPool) -> Result<bool, AppError> {
-    let hash = crate::auth::hash_password(
-        crate::domain::Password::parse(DEMO_PASSWORD).map_err(AppError::BadRequest)?,
-    )
-    .await?;
+    let hash = demo_password_hash().await?;
     let mut tx = pool.begin().await?;
     // Serialises concurrent seeders (two `make run`s) so the emptiness check holds.
     sqlx::query!("LOCK TABLE users IN EXCLUSIVE MODE")
@@ -33,14 +30,8 @@ pub async fn demo(pool: &PgPool) -> Result<bool, AppError> {
         FROM unnest($2::text[], $3::text[]) AS t(name, about)
         "#,
         hash,
-        &DEMO_USERS
-            .iter()
-            .map(|(name, _)| name.to_string())
-            .collect::<Vec<_>>(),
-        &DEMO_USERS
-            .iter()
-            .map(|(_, about)| about.to_string())
-            .collect::<Vec<_>>(),
+        &column(DEMO_USERS, |(name, _)| *name),
+        &column(DEMO_USERS, |(_, about)| *about),
     )
     .execute(&mut *tx)
     .await?;
@@ -52,14 +43,8 @@ pub async fn demo(pool: &PgPool) -> Result<bool, AppError> {
         FROM unnest($1::text[], $2::text[], $3::int[]) AS p(author, body, offset_seconds)
         JOIN users u ON u.username = p.author
         "#,
-        &DEMO_POSTS
-            .iter()
-            .map(|(a, _, _)| a.to_string())
-            .collect::<Vec<_>>(),
-        &DEMO_POSTS
-            .iter()
-            .map(|(_, b, _)| b.to_string())
-            .collect::<Vec<_>>(),
+        &column(DEMO_POSTS, |(a, _, _)| *a),
+        &column(DEMO_POSTS, |(_, b, _)| *b),
         &DEMO_POSTS.iter().map(|(_, _, s)| *s).collect::<Vec<_>>(),
     )
     .execute(&mut *tx)
@@ -72,14 +57,8 @@ pub async fn demo(pool: &PgPool) -> Result<bool, AppError> {
         JOIN users a ON a.username = f.follower
         JOIN users b ON b.username = f.followed
         "#,
-        &DEMO_FOLLOWS
-            .iter()
-            .map(|(a, _)| a.to_string())
-            .collect::<Vec<_>>(),
-        &DEMO_FOLLOWS
-            .iter()
-            .map(|(_, b)| b.to_string())
-            .collect::<Vec<_>>(),
+        &column(DEMO_FOLLOWS, |(a, _)| *a),
+        &column(DEMO_FOLLOWS, |(_, b)| *b),
     )
     .execute(&mut *tx)
     .await?;
@@ -183,6 +162,17 @@ async fn restore_indexes(
     Ok(())
 }
 
+/// Every seeded account shares one hash: Argon2 is deliberately slow, once is enough.
+async fn demo_password_hash() -> Result<String, AppError> {
+    let password = crate::domain::Password::parse(DEMO_PASSWORD).map_err(AppError::BadRequest)?;
+    crate::auth::hash_password(password).await
+}
+
+/// One column of a constant table, as the owned strings a `text[]` parameter takes.
+fn column<Row>(rows: &[Row], pick: impl Fn(&Row) -> &str) -> Vec<String> {
+    rows.iter().map(|row| pick(row).to_owned()).collect()
+}
+
 /// The size of a benchmark data set.
 #[derive(Debug, Clone)]
 pub struct ScaleOptions {
@@ -201,10 +191,7 @@ pub struct ScaleOptions {
 /// first `heavy_users` users (`bench0`, `bench1`…) follow `heavy_follows` users each.
 pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppError> {
     let started = Instant::now();
-    let hash = crate::auth::hash_password(
-        crate::domain::Password::parse(DEMO_PASSWORD).map_err(AppError::BadRequest)?,
-    )
-    .await?;
+    let hash = demo_password_hash().await?;
     let mut tx = pool.begin().await?;
     sqlx::query!("SELECT setseed($1)", options.seed)
         .execute(&mut *tx)

@@ -197,8 +197,7 @@ fn cases(existing_user: &str) -> Vec<Case> {
 
 #[sqlx::test(migrations = false)]
 async fn hostile_input_gets_a_readable_4xx_and_changes_nothing(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     let cookie = register(&router, "me").await;
     register(&router, "other").await;
     let before = fingerprint(&pool).await;
@@ -241,8 +240,7 @@ async fn hostile_input_gets_a_readable_4xx_and_changes_nothing(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn bodies_that_are_not_forms_get_a_4xx(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     let cookie = register(&router, "me").await;
     let before = fingerprint(&pool).await;
     let bodies: &[(&str, &[u8])] = &[
@@ -280,8 +278,7 @@ async fn bodies_that_are_not_forms_get_a_4xx(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn markup_in_posts_and_about_me_is_shown_as_text(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     let cookie = register(&router, "me").await;
     let script = "%3Cscript%3Ealert(%22x%22)%3C%2Fscript%3E";
     assert!(

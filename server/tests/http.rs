@@ -41,8 +41,7 @@ async fn a_sign_in_works_on_a_second_server_sharing_the_database(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn wrong_passwords_and_unknown_users_get_the_same_401(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     register(&router, "john").await;
     for form in [
         "username=john&password=wrong+password",
@@ -64,8 +63,7 @@ async fn wrong_passwords_and_unknown_users_get_the_same_401(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn the_session_id_changes_at_sign_in(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     let at_registration = register(&router, "john").await;
     let form = format!("username=john&password={}", PASSWORD.replace(' ', "+"));
     let reply = call(&router, "/api/login", &form, Some(&at_registration)).await;
@@ -84,8 +82,7 @@ async fn the_session_id_changes_at_sign_in(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn signing_out_makes_the_old_cookie_useless(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     let cookie = register(&router, "john").await;
     register(&router, "susan").await;
     let reply = call(&router, "/api/logout", "", Some(&cookie)).await;
@@ -99,8 +96,7 @@ async fn signing_out_makes_the_old_cookie_useless(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn a_follow_posted_from_another_site_is_refused_and_changes_nothing(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     let cookie = register(&router, "john").await;
     register(&router, "susan").await;
     for (name, value) in [
@@ -125,8 +121,7 @@ async fn a_follow_posted_from_another_site_is_refused_and_changes_nothing(pool: 
 
 #[sqlx::test(migrations = false)]
 async fn following_without_a_session_is_401_and_changes_nothing(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     register(&router, "susan").await;
     let reply = call(&router, "/api/follow", "username=susan", None).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
@@ -136,8 +131,7 @@ async fn following_without_a_session_is_401_and_changes_nothing(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn follow_answers_with_the_new_state_and_the_spec_messages(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     let cookie = register(&router, "john").await;
     register(&router, "susan").await;
 
@@ -175,8 +169,7 @@ async fn follow_answers_with_the_new_state_and_the_spec_messages(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn a_plain_form_post_is_answered_with_303_back_to_its_page(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     let cookie = register(&router, "john").await;
     register(&router, "susan").await;
     let request = Request::post("/api/follow")
@@ -196,8 +189,7 @@ async fn a_plain_form_post_is_answered_with_303_back_to_its_page(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn state_changing_functions_cannot_be_reached_by_get(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     let cookie = register(&router, "john").await;
     register(&router, "susan").await;
     let request = Request::get("/api/follow?username=susan")
@@ -211,8 +203,7 @@ async fn state_changing_functions_cannot_be_reached_by_get(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn oversized_bodies_are_refused_before_they_are_read(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     let cookie = register(&router, "john").await;
     let body = format!("body={}", "a".repeat(server::MAX_REQUEST_BYTES + 1));
     let announced = form_post("/api/create_post", Some(&cookie))
@@ -233,8 +224,7 @@ async fn oversized_bodies_are_refused_before_they_are_read(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn pages_render_on_the_server_with_escaped_text_and_real_status_codes(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let router = app(&pool);
+    let router = migrated_app(&pool).await;
     let cookie = register(&router, "john").await;
     let reply = call(
         &router,

@@ -13,6 +13,12 @@ use tower::ServiceExt;
 pub const SITE: &str = "http://127.0.0.1:3000";
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The app on the test's fresh database, with the schema and the session table created.
+pub async fn migrated_app(pool: &PgPool) -> Router {
+    app::db::migrate(pool).await.expect("migrations apply");
+    app(pool)
+}
+
 pub fn app(pool: &PgPool) -> Router {
     let state = AppState {
         leptos_options: LeptosOptions::builder().output_name("microblog").build(),
