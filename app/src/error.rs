@@ -84,7 +84,17 @@ impl From<sqlx::Error> for AppError {
                 "The text contains characters that cannot be stored.".into(),
             );
         }
+        // The database went away (SQLSTATE class 08) or is shutting down or starting up
+        // (57P01–57P03): a passing outage, not a bug, and the pool reconnects by itself.
+        let database_away = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P"));
         match &error {
+            _ if database_away => {
+                tracing::error!(%error, "database unavailable");
+                AppError::Unavailable
+            }
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 tracing::error!(%error, "database unavailable");
                 AppError::Unavailable
