@@ -5,7 +5,8 @@
 #  2. database restart, under a steady load on the second server: while PostgreSQL is down,
 #     pages answer 503 quickly (no hang, no crash); within 5 s of it coming back the same
 #     process serves normally again;
-#  3. with no reachable database the server refuses to start with a clear message;
+#  3. with no reachable database, or with migrations that fail, the server refuses to start
+#     with a clear message, and a failed migration leaves the database as it was;
 #  4. 1,000 concurrent follow/unfollow toggles over HTTP end with no error and exact counters
 #     (needs OPS_TEST_DATABASE_URL to check the counters).
 # Usage: scripts/ops-test.sh FIRST_ADDR SECOND_ADDR  (both servers already running)
@@ -126,5 +127,25 @@ if [ "$code" -ne 0 ] && [ "$code" -ne 124 ] && grep -q 'cannot reach the databas
   ok "without a reachable database the server exits ($code) saying: $(grep -m1 -o 'cannot reach the database[^;]*' <<<"$out")"
 else
   bad "with an unreachable database the server exited $code: $out"
+fi
+
+# 3b. A database the migrations cannot be applied to (here: it already has an unrelated `users`
+# table) makes the server refuse to start, and the failed migration changes nothing.
+if [ -n "${OPS_TEST_DATABASE_URL:-}" ]; then
+  base=${OPS_TEST_DATABASE_URL%%\?*}
+  query=${OPS_TEST_DATABASE_URL#"$base"}
+  broken_db=microblog_ops_broken_migration
+  broken_url=${base%/*}/$broken_db$query
+  psql "$OPS_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $broken_db" -c "CREATE DATABASE $broken_db" >/dev/null &&
+    psql "$broken_url" -qc "CREATE TABLE users (legacy_name text); INSERT INTO users VALUES ('kept')" >/dev/null
+  out=$(DATABASE_URL=$broken_url LEPTOS_SITE_ADDR=127.0.0.1:0 timeout 30 target/release/server 2>&1)
+  code=$?
+  left=$(psql "$broken_url" -tAc "SELECT (SELECT string_agg(legacy_name, ',') FROM users) || ' / ' || (SELECT count(*) FROM pg_tables WHERE tablename IN ('posts', 'followers'))")
+  if [ "$code" -ne 0 ] && [ "$code" -ne 124 ] && grep -q 'cannot apply the database migrations' <<<"$out" && [ "$left" = "kept / 0" ]; then
+    ok "when a migration fails the server exits ($code) saying: $(grep -m1 -o 'cannot apply the database migrations.*' <<<"$out" | cut -c1-160); the database is unchanged"
+  else
+    bad "with a failing migration the server exited $code, left '$left': $out"
+  fi
+  psql "$OPS_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $broken_db" >/dev/null
 fi
 exit $failed
