@@ -4,9 +4,10 @@
 #  2. HTTP throughput and latency of the home feed, a profile and explore, signed in (wrk, 64
 #     connections);
 #  3. follow/unfollow throughput through the server functions, then checks the counters;
-#  4. wasm/JS bundle sizes and the server's peak memory under that load.
+#  4. wasm/JS bundle sizes and the server's peak memory under that load;
+#  5. a soak: mixed page views, follows and posts on 64 connections for BENCH_SOAK_SECONDS.
 # Writes BENCHMARKS.md. Sizes can be changed: BENCH_USERS, BENCH_POSTS_PER_USER,
-# BENCH_FOLLOWS_PER_USER, BENCH_HEAVY, BENCH_HEAVY_FOLLOWS, BENCH_RUNS, BENCH_SECONDS.
+# BENCH_FOLLOWS_PER_USER, BENCH_HEAVY, BENCH_HEAVY_FOLLOWS, BENCH_RUNS, BENCH_SECONDS, BENCH_SOAK_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,6 +21,7 @@ HEAVY=${BENCH_HEAVY:-10}
 HEAVY_FOLLOWS=${BENCH_HEAVY_FOLLOWS:-5000}
 RUNS=${BENCH_RUNS:-1000}
 SECONDS_PER_LOAD=${BENCH_SECONDS:-15}
+SOAK_SECONDS=${BENCH_SOAK_SECONDS:-120}
 ADDR=127.0.0.1:${BENCH_PORT:-3200}
 REPORT=${BENCH_REPORT:-$ROOT/BENCHMARKS.md}
 
@@ -48,6 +50,8 @@ else
 fi
 echo "$seed_report"
 counts=$(psql "$DB" -tAc "SELECT (SELECT count(*) FROM users) || ' users, ' || (SELECT count(*) FROM posts) || ' posts, ' || (SELECT count(*) FROM followers) || ' follows'")
+# Index-only scans skip the heap only for pages the visibility map marks all-visible.
+visible=$(psql "$DB" -tAc "SELECT string_agg(relname || ' ' || round(100.0 * relallvisible / greatest(relpages, 1)) || ' %', ', ' ORDER BY relname) FROM pg_class WHERE relname IN ('users', 'posts', 'followers')")
 
 echo ">> Feed query latency"
 DATABASE_URL=$DB target/release/server bench-feed --typical "bench$HEAVY" --heavy bench0 \
@@ -67,19 +71,32 @@ sign_in() {
 }
 reader_cookie=$(sign_in "bench$HEAVY")
 
+# CPU time (ticks) used so far by the server, and by every PostgreSQL process of the cluster.
+ticks_of() { for pid in "$@"; do awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'; }
+server_ticks() { ticks_of "$server_pid"; }
+postgres_ticks() { ticks_of $(pgrep -x postgres); }
+TICKS_PER_SECOND=$(getconf CLK_TCK)
+
 load() { # slug label url
   local slug=$1 label=$2 url=$3 result=$OUT/wrk-$1.txt
+  local server_before postgres_before
+  server_before=$(server_ticks)
+  postgres_before=$(postgres_ticks)
   wrk -t2 -c64 -d"${SECONDS_PER_LOAD}s" --latency -H "Cookie: $reader_cookie" "$url" > "$result"
-  local rps p50 p99 errors
+  local server_used=$(($(server_ticks) - server_before)) postgres_used=$(($(postgres_ticks) - postgres_before))
+  local rps p50 p99 errors requests
   rps=$(awk '/Requests\/sec/ {print $2}' "$result")
   p50=$(awk '$1 == "50%" {print $2}' "$result")
   p99=$(awk '$1 == "99%" {print $2}' "$result")
   errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$result")
-  printf '| %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p50" "$p99" "${errors:-0}"
+  requests=$(awk '/requests in/ {print $1}' "$result")
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p50" "$p99" "${errors:-0}" \
+    "$(awk -v t="$server_used" -v n="$requests" -v hz="$TICKS_PER_SECOND" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')" \
+    "$(awk -v t="$postgres_used" -v n="$requests" -v hz="$TICKS_PER_SECOND" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')"
 }
 {
-  echo "| page | requests/s | p50 | p99 | non-2xx |"
-  echo "| --- | ---: | ---: | ---: | ---: |"
+  echo "| page | requests/s | p50 | p99 | non-2xx | server CPU ms/request | PostgreSQL CPU ms/request |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
   load home "home feed \`/\`" "http://$ADDR/"
   load profile "profile \`/user/bench1\`" "http://$ADDR/user/bench1"
   load explore "explore \`/explore\`" "http://$ADDR/explore"
@@ -117,6 +134,53 @@ wrong_counters=$(psql "$DB" -tAc "SELECT count(*) FROM users u WHERE u.followers
 echo "follow/unfollow: $follow_rps req/s, p99 $follow_p99, non-2xx ${follow_errors:-0}, users with wrong counters: $wrong_counters"
 
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
+
+echo ">> Soak: mixed reads, follows and posts for ${SOAK_SECONDS}s"
+# 64 signed-in users for SOAK_SECONDS: 70 % page views (home, explore, a profile), 25 %
+# follow/unfollow, 5 % new posts. Afterwards: no 5xx, every counter exact, every post stored,
+# and the server's memory where it was.
+posts_before=$(psql "$DB" -tAc "SELECT count(*) FROM posts")
+rss_before_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
+{
+  sed -n '1,/^}/p' "$OUT/follow.lua"
+  cat <<LUA
+users = $USERS
+counter = 0
+setup = function(thread) thread:set("id", counter); counter = counter + 1 end
+init = function() math.randomseed(id * 104729 + 7) end
+form = function(path, cookie, body)
+  return wrk.format("POST", path, {
+    ["Cookie"] = cookie,
+    ["Origin"] = "http://$ADDR",
+    ["Accept"] = "application/json",
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+  }, body)
+end
+request = function()
+  local cookie = cookies[math.random(#cookies)]
+  local roll = math.random(100)
+  if roll <= 30 then return wrk.format("GET", "/", {["Cookie"] = cookie}) end
+  if roll <= 50 then return wrk.format("GET", "/explore", {["Cookie"] = cookie}) end
+  if roll <= 70 then return wrk.format("GET", "/user/bench" .. math.random(0, users - 1), {["Cookie"] = cookie}) end
+  if roll <= 95 then
+    local action = (math.random(2) == 1) and "follow" or "unfollow"
+    return form("/api/" .. action, cookie, "username=bench" .. math.random(0, users - 1))
+  end
+  return form("/api/create_post", cookie, "body=soak+post+from+thread+" .. id)
+end
+LUA
+} > "$OUT/soak.lua"
+wrk -t2 -c64 -d"${SOAK_SECONDS}s" --latency -s "$OUT/soak.lua" "http://$ADDR/" > "$OUT/wrk-soak.txt"
+soak_requests=$(awk '/requests in/ {print $1}' "$OUT/wrk-soak.txt")
+soak_rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-soak.txt")
+soak_p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk-soak.txt")
+soak_errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$OUT/wrk-soak.txt")
+soak_socket_errors=$(awk '/Socket errors/ {print}' "$OUT/wrk-soak.txt")
+rss_after_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
+posts_added=$(($(psql "$DB" -tAc "SELECT count(*) FROM posts") - posts_before))
+soak_wrong_counters=$(psql "$DB" -tAc "SELECT count(*) FROM users u WHERE u.followers_count <> (SELECT count(*) FROM followers f WHERE f.followed_id = u.id) OR u.following_count <> (SELECT count(*) FROM followers f WHERE f.follower_id = u.id)")
+echo "soak: $soak_requests requests, $soak_rps req/s, p99 $soak_p99, non-2xx ${soak_errors:-0}, $posts_added posts stored, wrong counters $soak_wrong_counters, RSS $((rss_before_kb / 1024)) -> $((rss_after_kb / 1024)) MiB"
+peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
 kill "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 
@@ -136,6 +200,7 @@ size_row() {
   echo
   echo "\`server seed --scale --users $USERS --posts-per-user $POSTS --follows-per-user $FOLLOWS --heavy $HEAVY --heavy-follows $HEAVY_FOLLOWS\`:"
   echo "$counts. $seed_report."
+  echo "Pages marked all-visible after seeding (what lets index-only scans skip the table): $visible."
   echo
   echo "## 1. Feed query latency"
   echo
@@ -147,6 +212,10 @@ size_row() {
   echo "The plans of the heavy reader's feed are in [benchmarks/explain-heavy-feed.txt](benchmarks/explain-heavy-feed.txt)."
   echo
   echo "## 2. HTTP pages, signed in (wrk, 2 threads, 64 connections, ${SECONDS_PER_LOAD} s each)"
+  echo
+  echo "CPU per request is the CPU time the server process and all PostgreSQL processes used during"
+  echo "the load, divided by the requests served; with two cores, 2,000 ms / (their sum) is the most"
+  echo "requests per second this machine could serve even if the load generator cost nothing."
   echo
   cat "$OUT/http.md"
   echo
@@ -162,7 +231,16 @@ size_row() {
   echo "| --- | ---: | ---: |"
   for file in target/site/pkg/*.wasm target/site/pkg/*.js target/site/pkg/*.css; do size_row "$file"; done
   echo
-  echo "Server peak RSS (VmHWM) over all of the load above: **$((peak_rss_kb / 1024)) MiB**."
+  echo "Server peak RSS (VmHWM) over all of the load above and the soak below: **$((peak_rss_kb / 1024)) MiB**."
+  echo
+  echo "## 5. Soak"
+  echo
+  echo "64 signed-in users for ${SOAK_SECONDS} s: 30 % home feed, 20 % explore, 20 % a random profile,"
+  echo "25 % follow or unfollow a random user, 5 % a new post (wrk, scripts/bench.sh)."
+  echo
+  echo "| requests | requests/s | p99 | non-2xx | socket errors | posts stored | wrong counters | RSS before → after |"
+  echo "| ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"
+  echo "| $soak_requests | $soak_rps | $soak_p99 | ${soak_errors:-0} | ${soak_socket_errors:-none} | $posts_added | $soak_wrong_counters | $((rss_before_kb / 1024)) → $((rss_after_kb / 1024)) MiB |"
   echo
   if [ -f "$ROOT/BENCHMARKS.notes.md" ]; then cat "$ROOT/BENCHMARKS.notes.md"; fi
 } > "$REPORT"

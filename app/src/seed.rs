@@ -280,10 +280,24 @@ pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppE
     )
     .execute(&mut *tx)
     .await?;
+    // VACUUM marks a page all-visible only once the commits that wrote its rows are on disk,
+    // and PostgreSQL tracks that for groups of 32 transactions: one asynchronous commit
+    // nearby (the cluster's setting, and each table ANALYZE here is one) left the data set with
+    // no page of `posts` all-visible, so every "index-only" feed scan read the table. So the
+    // load and the VACUUM commit synchronously.
+    sqlx::query!("SET LOCAL synchronous_commit = on")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
-    // Statistics for the planner, and a visibility map so index-only scans skip the heap.
+    let mut connection = pool.acquire().await?;
+    sqlx::query!("SET synchronous_commit = on")
+        .execute(&mut *connection)
+        .await?;
     sqlx::query!("VACUUM (ANALYZE) users, posts, followers")
-        .execute(pool)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query!("RESET synchronous_commit")
+        .execute(&mut *connection)
         .await?;
     Ok(format!(
         "seeded {} users × {} posts, {} follows each ({} heavy users follow {}) in {:.1} s",
