@@ -8,7 +8,8 @@
 #  3. with no reachable database, or with migrations that fail, the server refuses to start
 #     with a clear message, and a failed migration leaves the database as it was;
 #  4. 1,000 concurrent follow/unfollow toggles over HTTP end with no error and exact counters
-#     (needs OPS_TEST_DATABASE_URL to check the counters).
+#     (needs OPS_TEST_DATABASE_URL to check the counters);
+#  5. requests abandoned by their clients halfway leave no open transaction behind.
 # Usage: scripts/ops-test.sh FIRST_ADDR SECOND_ADDR  (both servers already running)
 # Prints one "ok"/"FAILED" line per check and exits non-zero if any failed.
 set -uo pipefail
@@ -116,6 +117,22 @@ if [ -n "${OPS_TEST_DATABASE_URL:-}" ]; then
   else
     bad "1000 toggles: $total answered, $non_ok not 200 ($(sort "$toggles/statuses" | uniq -c | tr '\n' ' ')), $wrong users with wrong counters"
   fi
+  # 5. Clients that hang up halfway (1-9 ms into a toggle or a sign-in) leave no transaction
+  #    open on a pooled connection, and nothing half-done.
+  awk '{ printf "%s %s %s %s 0.00%d\n", $1, $2, $3, $4, NR % 9 + 1 }' "$toggles/plan" | head -n 400 > "$toggles/hangups"
+  for n in $(seq 0 9); do echo "$FIRST login ${name}t$n $(cat "$toggles/cookie$n") 0.00$((n % 9 + 1))"; done >> "$toggles/hangups"
+  xargs -P 32 -L 1 sh -c 'body=$([ "$1" = login ] && echo "username=$2&password=correct+horse" || echo "username=$2"); curl -s -m "$4" -o /dev/null -H "Origin: $0" -H "Accept: application/json" \
+    -b "microblog_session=$3" --data "$body" "$0/api/$1"; true' < "$toggles/hangups"
+  sleep 2
+  open_transactions=$(psql "$OPS_TEST_DATABASE_URL" -tAc "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'")
+  wrong=$(psql "$OPS_TEST_DATABASE_URL" -tAc "SELECT count(*) FROM users u WHERE u.followers_count <> (SELECT count(*) FROM followers f WHERE f.followed_id = u.id) OR u.following_count <> (SELECT count(*) FROM followers f WHERE f.follower_id = u.id)")
+  after_first=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "$FIRST/explore")
+  after_second=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "$SECOND/explore")
+  if [ "$open_transactions" = 0 ] && [ "$wrong" = 0 ] && [ "$after_first$after_second" = 200200 ]; then
+    ok "410 requests abandoned by their clients 1-9 ms in: no connection left inside a transaction, counters exact, both servers serving"
+  else
+    bad "after abandoned requests: $open_transactions connections idle in a transaction, $wrong wrong counters, servers answered $after_first/$after_second"
+  fi
   rm -rf "$toggles"
 fi
 
@@ -136,7 +153,7 @@ if [ -n "${OPS_TEST_DATABASE_URL:-}" ]; then
   query=${OPS_TEST_DATABASE_URL#"$base"}
   broken_db=microblog_ops_broken_migration
   broken_url=${base%/*}/$broken_db$query
-  psql "$OPS_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $broken_db" -c "CREATE DATABASE $broken_db" >/dev/null &&
+  psql "$OPS_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $broken_db" -c "CREATE DATABASE $broken_db" >/dev/null 2>&1 &&
     psql "$broken_url" -qc "CREATE TABLE users (legacy_name text); INSERT INTO users VALUES ('kept')" >/dev/null
   out=$(DATABASE_URL=$broken_url LEPTOS_SITE_ADDR=127.0.0.1:0 timeout 30 target/release/server 2>&1)
   code=$?

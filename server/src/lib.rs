@@ -1,5 +1,6 @@
 //! HTTP wiring of Microblog: configuration, the router and its layers, serving.
 
+pub mod complete;
 pub mod config;
 pub mod csrf;
 
@@ -81,6 +82,7 @@ pub fn router(state: AppState, secure_cookies: bool) -> Router {
         .layer(sessions)
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site_writes))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .layer(axum::middleware::from_fn(complete::run_to_completion))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

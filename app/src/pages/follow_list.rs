@@ -1,4 +1,5 @@
 use crate::components::post_list::{Pager, page_query};
+use crate::components::title::page_title;
 use crate::components::user_list::UserRow;
 use crate::error::AppError;
 use crate::model::{Page, UserSummary};
@@ -57,7 +58,7 @@ pub fn FollowListPage(followers: bool) -> impl IntoView {
         }
     };
     view! {
-        <Title text=heading />
+        <Title text=page_title(heading) />
         <h1>{heading}</h1>
         <p><A href=move || format!("/user/{}", username.get())>"← Back to the profile"</A></p>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
