@@ -34,13 +34,19 @@ test('follower and following lists show people, each with a working follow butto
 
   await register(page, uniqueName('reader'));
   await gotoHydrated(page, `/user/${star}`);
+  // The title comes with the server's HTML, and follows client-side navigation afterwards.
+  await expect(page).toHaveTitle(`${star} · Microblog`);
   await page.getByRole('link', { name: /1 followers/ }).click();
   await expect(page.getByRole('heading', { name: `Followers of ${star}` })).toBeVisible();
+  await expect(page).toHaveTitle(`Followers of ${star} · Microblog`);
   const row = page.getByRole('listitem').filter({ hasText: fan });
   await expect(row).toBeVisible();
   await row.getByRole('button', { name: 'Follow' }).click();
   await expect(row.getByRole('button', { name: 'Unfollow' })).toBeVisible();
   await expect(page.getByRole('status')).toContainText(`You are following ${fan}!`);
+  await row.getByRole('link', { name: fan }).click();
+  await expect(page.getByRole('heading', { name: `User: ${fan}` })).toBeVisible();
+  await expect(page).toHaveTitle(`${fan} · Microblog`);
 
   await gotoHydrated(page, `/user/${fan}/following`);
   await expect(page.getByRole('heading', { name: `Followed by ${fan}` })).toBeVisible();
