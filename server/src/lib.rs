@@ -13,8 +13,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -30,6 +30,10 @@ pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
 /// Settings of every database session the server opens; see `connect`.
 pub const SESSION_SETTINGS: [(&str, &str); 2] = [("jit", "off"), ("enable_memoize", "off")];
 
+/// Under load a pooled connection is reused within milliseconds; one idle longer than this is
+/// checked before use.
+const CHECK_CONNECTIONS_IDLE_FOR: Duration = Duration::from_millis(250);
+
 /// A pool that gives up quickly when the database is away, so requests fail fast with a 503
 /// instead of hanging, and recovers by itself when it is back.
 ///
@@ -44,9 +48,18 @@ pub async fn connect(database_url: &str, max_connections: u32) -> Result<PgPool,
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
         // A ping on every acquire was a round trip per query and 7 % of the server's time under
-        // load. A connection the database dropped fails its next query instead (a 503 for that
-        // request) and the pool discards it.
+        // load, so only a connection that sat idle for a while is checked: that is the one a
+        // database restart may have cut. Without the check, every such connection cost one
+        // request a 503 after the database came back.
         .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_CONNECTIONS_IDLE_FOR {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
 }
