@@ -50,8 +50,9 @@ pub const HEAVY_READER_FOLLOWS: i64 = 1_000;
 
 /// The home feed of `me`: posts by the users `me` follows and by `me`, newest first.
 ///
-/// One query per page, keyset-paginated on (created_at, id), so page 50 costs what page 1 does.
-/// Which query depends on how many users `me` follows (a counter on `users`):
+/// One feed query per page, keyset-paginated on (created_at, id), so page 50 costs what page 1
+/// does. Which query depends on how many users `me` follows, read first from the counter on
+/// `users`:
 /// - most people follow few: for each followed author take at most a page of their posts past
 ///   the cursor from `posts_author_newest` (index-only), then keep the newest page of those.
 ///   Work grows with the number of authors followed, never with how much they posted;
