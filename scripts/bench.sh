@@ -71,6 +71,17 @@ sign_in() {
 }
 reader_cookie=$(sign_in "bench$HEAVY")
 
+# wrk_stat FILE FIGURE: one figure from a wrk report (non-2xx is 0 when wrk prints no line).
+wrk_stat() {
+  case $2 in
+    rps) awk '/Requests\/sec/ {print $2}' "$1" ;;
+    p50) awk '$1 == "50%" {print $2}' "$1" ;;
+    p99) awk '$1 == "99%" {print $2}' "$1" ;;
+    requests) awk '/requests in/ {print $1}' "$1" ;;
+    non2xx) awk '/Non-2xx or 3xx responses/ {n = $5} END {print n + 0}' "$1" ;;
+  esac
+}
+
 # Users whose follower or following counter differs from the rows of `followers`.
 users_with_wrong_counters() {
   psql "$DB" -tAc "SELECT count(*) FROM users u WHERE u.followers_count <> (SELECT count(*) FROM followers f WHERE f.followed_id = u.id) OR u.following_count <> (SELECT count(*) FROM followers f WHERE f.follower_id = u.id)"
@@ -90,11 +101,11 @@ load() { # slug label url
   wrk -t2 -c64 -d"${SECONDS_PER_LOAD}s" --latency -H "Cookie: $reader_cookie" "$url" > "$result"
   local server_used=$(($(server_ticks) - server_before)) postgres_used=$(($(postgres_ticks) - postgres_before))
   local rps p50 p99 errors requests
-  rps=$(awk '/Requests\/sec/ {print $2}' "$result")
-  p50=$(awk '$1 == "50%" {print $2}' "$result")
-  p99=$(awk '$1 == "99%" {print $2}' "$result")
-  errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$result")
-  requests=$(awk '/requests in/ {print $1}' "$result")
+  rps=$(wrk_stat "$result" rps)
+  p50=$(wrk_stat "$result" p50)
+  p99=$(wrk_stat "$result" p99)
+  errors=$(wrk_stat "$result" non2xx)
+  requests=$(wrk_stat "$result" requests)
   printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p50" "$p99" "${errors:-0}" \
     "$(awk -v t="$server_used" -v n="$requests" -v hz="$TICKS_PER_SECOND" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')" \
     "$(awk -v t="$postgres_used" -v n="$requests" -v hz="$TICKS_PER_SECOND" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')"
@@ -144,9 +155,9 @@ end
 LUA
 } > "$OUT/follow.lua"
 wrk -t2 -c64 -d"${SECONDS_PER_LOAD}s" --latency -s "$OUT/follow.lua" "http://$ADDR/" > "$OUT/wrk-follow.txt"
-follow_rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-follow.txt")
-follow_p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk-follow.txt")
-follow_errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$OUT/wrk-follow.txt")
+follow_rps=$(wrk_stat "$OUT/wrk-follow.txt" rps)
+follow_p99=$(wrk_stat "$OUT/wrk-follow.txt" p99)
+follow_errors=$(wrk_stat "$OUT/wrk-follow.txt" non2xx)
 wrong_counters=$(users_with_wrong_counters)
 echo "follow/unfollow: $follow_rps req/s, p99 $follow_p99, non-2xx ${follow_errors:-0}, users with wrong counters: $wrong_counters"
 
@@ -181,10 +192,10 @@ end
 LUA
 } > "$OUT/soak.lua"
 wrk -t2 -c64 -d"${SOAK_SECONDS}s" --latency -s "$OUT/soak.lua" "http://$ADDR/" > "$OUT/wrk-soak.txt"
-soak_requests=$(awk '/requests in/ {print $1}' "$OUT/wrk-soak.txt")
-soak_rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-soak.txt")
-soak_p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk-soak.txt")
-soak_errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$OUT/wrk-soak.txt")
+soak_requests=$(wrk_stat "$OUT/wrk-soak.txt" requests)
+soak_rps=$(wrk_stat "$OUT/wrk-soak.txt" rps)
+soak_p99=$(wrk_stat "$OUT/wrk-soak.txt" p99)
+soak_errors=$(wrk_stat "$OUT/wrk-soak.txt" non2xx)
 soak_socket_errors=$(awk '/Socket errors/ {print}' "$OUT/wrk-soak.txt")
 rss_after_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 posts_added=$(($(psql "$DB" -tAc "SELECT count(*) FROM posts") - posts_before))

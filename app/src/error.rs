@@ -74,35 +74,27 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
+        let sqlstate = error.as_database_error().and_then(|e| e.code());
+        let sqlstate = sqlstate.as_deref().unwrap_or_default();
         // Text PostgreSQL cannot store (a NUL byte, say): the input's fault, not ours.
-        let untranslatable = error
-            .as_database_error()
-            .and_then(|e| e.code())
-            .is_some_and(|code| code == "22021" || code == "22P05");
-        if untranslatable {
+        if matches!(sqlstate, "22021" | "22P05") {
             return AppError::BadRequest(
                 "The text contains characters that cannot be stored.".into(),
             );
         }
         // The database went away (SQLSTATE class 08) or is shutting down or starting up
         // (57P01–57P03): a passing outage, not a bug, and the pool reconnects by itself.
-        let database_away = error
-            .as_database_error()
-            .and_then(|e| e.code())
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P"));
-        match &error {
-            _ if database_away => {
-                tracing::error!(%error, "database unavailable");
-                AppError::Unavailable
-            }
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::error!(%error, "database unavailable");
-                AppError::Unavailable
-            }
-            _ => {
-                tracing::error!(%error, "database error");
-                AppError::Internal
-            }
+        let database_away = sqlstate.starts_with("08") || sqlstate.starts_with("57P");
+        let unreachable = matches!(
+            error,
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+        );
+        if database_away || unreachable {
+            tracing::error!(%error, "database unavailable");
+            AppError::Unavailable
+        } else {
+            tracing::error!(%error, "database error");
+            AppError::Internal
         }
     }
 }

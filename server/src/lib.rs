@@ -37,8 +37,8 @@ const CHECK_CONNECTIONS_IDLE_FOR: Duration = Duration::from_millis(250);
 /// A pool that gives up quickly when the database is away, so requests fail fast with a 503
 /// instead of hanging, and recovers by itself when it is back.
 ///
-/// JIT is off: the feed's unexecuted branch has a large estimated cost, which made PostgreSQL
-/// spend 15 ms compiling a query that runs in 2 ms.
+/// JIT is off: the feed's walks carry large estimated costs (the planner cannot know how soon
+/// they stop), which made PostgreSQL spend 15 ms compiling a query that runs in 2 ms.
 /// Memoize is off: for the 21-row pages joined to their authors, PostgreSQL sized the memoize
 /// cache for all 100k users and zeroed it on every execution, which was 14 % of all CPU time
 /// under load on explore; a page never looks up the same author often enough to gain from it.
