@@ -39,7 +39,7 @@ if [ "${BENCH_REUSE_DB:-0}" != 1 ]; then
 fi
 
 echo ">> Release build"
-cargo leptos build --release >/dev/null
+scripts/build-release.sh >/dev/null
 
 echo ">> Seeding $USERS users × $POSTS posts, $FOLLOWS follows each, $HEAVY heavy readers following $HEAVY_FOLLOWS"
 if [ "${BENCH_REUSE_DB:-0}" = 1 ]; then
@@ -94,7 +94,7 @@ postgres_ticks() { ticks_of $(pgrep -x postgres); }
 TICKS_PER_SECOND=$(getconf CLK_TCK)
 
 load() { # slug label url
-  local slug=$1 label=$2 url=$3 result=$OUT/wrk-$1.txt
+  local label=$2 url=$3 result=$OUT/wrk-$1.txt
   local server_before postgres_before
   server_before=$(server_ticks)
   postgres_before=$(postgres_ticks)

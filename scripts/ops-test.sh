@@ -10,15 +10,26 @@
 #  4. 1,000 concurrent follow/unfollow toggles over HTTP end with no error and exact counters
 #     (needs OPS_TEST_DATABASE_URL to check the counters);
 #  5. requests abandoned by their clients halfway leave no open transaction behind.
+#  6. hundreds of slow clients (heads and bodies sent a byte at a time) leave /healthz
+#     answering within a second, and the server closes every one of them;
+#  7. a flood of abandoned sign-ins: a real sign-in right after gets an answer within seconds
+#     (a quick 503 if the password checks are still busy), and one 3 s later succeeds;
+#  8. with the production limits, a 31st sign-in from one address within a minute is a 429.
 # Usage: scripts/ops-test.sh FIRST_ADDR SECOND_ADDR  (both servers already running)
-# Prints one "ok"/"FAILED" line per check and exits non-zero if any failed.
+# Prints "plan N", then one "ok"/"FAILED" line per check, and exits non-zero if any failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 FIRST=http://$1
 SECOND=http://$2
 failed=0
 ok() { echo "ok - $*"; }
 bad() { echo "FAILED - $*"; failed=1; }
+
+# How many checks this run makes, so scripts/test.sh can tell a run that died halfway.
+planned=5
+[ -n "${OPS_TEST_OWN_CLUSTER:-}" ] && planned=$((planned + 4))
+[ -n "${OPS_TEST_DATABASE_URL:-}" ] && planned=$((planned + 4))
+echo "plan $planned"
 
 jar=$(mktemp)
 name=ops$(date +%s%N | tail -c 9)
@@ -65,7 +76,7 @@ if [ -n "${OPS_TEST_OWN_CLUSTER:-}" ]; then
     bad "with the database down, /explore answered $status in ${took}s"
   fi
   health=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "$FIRST/healthz")
-  [ "$health" = 503 ] && ok "/healthz reports 503 while the database is down" || bad "/healthz answered $health"
+  if [ "$health" = 503 ]; then ok "/healthz reports 503 while the database is down"; else bad "/healthz answered $health"; fi
   scripts/pg.sh start
   back=$(date +%s.%N)
   recovered=""
@@ -107,6 +118,7 @@ if [ -n "${OPS_TEST_DATABASE_URL:-}" ]; then
     base=$([ $((i % 2)) = 0 ] && echo "$FIRST" || echo "$SECOND")
     echo "$base $action ${name}t$other $(cat "$toggles/cookie$me")"
   done > "$toggles/plan"
+  # shellcheck disable=SC2016 # the inner shell expands its own arguments
   xargs -P 64 -L 1 sh -c 'curl -sS -m 20 -o /dev/null -w "%{http_code}\n" -H "Origin: $0" -H "Accept: application/json" \
     -b "microblog_session=$3" --data "username=$2" "$0/api/$1"' < "$toggles/plan" > "$toggles/statuses"
   total=$(wc -l < "$toggles/statuses")
@@ -121,6 +133,7 @@ if [ -n "${OPS_TEST_DATABASE_URL:-}" ]; then
   #    open on a pooled connection, and nothing half-done.
   awk '{ printf "%s %s %s %s 0.00%d\n", $1, $2, $3, $4, NR % 9 + 1 }' "$toggles/plan" | head -n 400 > "$toggles/hangups"
   for n in $(seq 0 9); do echo "$FIRST login ${name}t$n $(cat "$toggles/cookie$n") 0.00$((n % 9 + 1))"; done >> "$toggles/hangups"
+  # shellcheck disable=SC2016 # the inner shell expands its own arguments
   xargs -P 32 -L 1 sh -c 'body=$([ "$1" = login ] && echo "username=$2&password=correct+horse" || echo "username=$2"); curl -s -m "$4" -o /dev/null -H "Origin: $0" -H "Accept: application/json" \
     -b "microblog_session=$3" --data "$body" "$0/api/$1"; true' < "$toggles/hangups"
   sleep 2
@@ -165,4 +178,53 @@ if [ -n "${OPS_TEST_DATABASE_URL:-}" ]; then
   fi
   psql "$OPS_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $broken_db" >/dev/null
 fi
+# 6. Slow clients: 300 connections dribbling a byte every 200 ms. The servers run with a 3 s
+#    header timeout and a 10 s request timeout (scripts/test.sh).
+slow=$(node scripts/abuse.mjs slow-clients "${FIRST#http://}" 300 20)
+if node -e '
+  const r = JSON.parse(process.argv[1]);
+  const healthy = r.health_statuses.every((s) => s === 200) && r.health_max_ms < 1000;
+  process.exit(healthy && r.connected === r.opened && r.closed_by_server === r.opened ? 0 : 1);' "$slow"; then
+  ok "300 slow clients: /healthz answered within $(node -e 'console.log(JSON.parse(process.argv[1]).health_max_ms)' "$slow") ms while they were open, and the server closed all of them ($slow)"
+else
+  bad "slow clients: $slow"
+fi
+
+# 7. A flood of 3,000 sign-ins, each abandoned after 20 ms, then a real one.
+flood_user=${name}f
+[ "$(form "$FIRST" /api/register "username=$flood_user&email=$flood_user%40example.com&password=correct+horse&password2=correct+horse")" = 200 ] || bad "register $flood_user"
+flood=$(node scripts/abuse.mjs sign-in-flood "${FIRST#http://}" 3000 "$flood_user" "correct horse")
+if node -e '
+  const r = JSON.parse(process.argv[1]);
+  const quick = r.right_after.ms < 3000 && [200, 503].includes(r.right_after.status);
+  const recovered = r.three_seconds_later.status === 200 && r.three_seconds_later.ms < 1000;
+  process.exit(quick && recovered ? 0 : 1);' "$flood"; then
+  ok "after 3,000 abandoned sign-ins a real one was answered in time and one 3 s later succeeded ($flood)"
+else
+  bad "sign-in flood: $flood"
+fi
+
+# 8. The production limits, on a third server of its own: the 31st sign-in from one address
+#    within a minute is refused with 429 and Retry-After, before any password is checked.
+if [ -n "${OPS_TEST_DATABASE_URL:-}" ]; then
+  THIRD_ADDR=127.0.0.1:$(( ${2##*:} + 1 ))
+  DATABASE_URL=$OPS_TEST_DATABASE_URL LEPTOS_SITE_ADDR=$THIRD_ADDR LEPTOS_SITE_ROOT=target/site \
+    LEPTOS_ENV=PROD RUST_LOG=warn target/release/server > target/test-logs/ops-third-server.log 2>&1 &
+  third_pid=$!
+  for _ in $(seq 1 100); do curl -fsS "http://$THIRD_ADDR/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  statuses=$(for n in $(seq 1 31); do
+    curl -sS -m 10 -o /dev/null -w '%{http_code}\n' -H "Origin: http://$THIRD_ADDR" -H 'Accept: application/json' \
+      --data "username=nobody$n&password=wrong+guess" "http://$THIRD_ADDR/api/login"
+  done | sort | uniq -c | awk '{ printf "%s x %s, ", $1, $2 }')
+  headers=$(curl -sS -m 10 -D - -o /dev/null -H "Origin: http://$THIRD_ADDR" -H 'Accept: application/json' \
+    --data "username=nobody&password=wrong+guess" "http://$THIRD_ADDR/api/login")
+  kill "$third_pid" 2>/dev/null
+  wait "$third_pid" 2>/dev/null
+  if [ "$statuses" = "30 x 401, 1 x 429, " ] && grep -qi '^retry-after: [0-9]' <<<"$headers"; then
+    ok "with the production limits, 30 sign-ins from one address are checked and the 31st is a 429 with $(grep -i '^retry-after' <<<"$headers" | tr -d '\r')"
+  else
+    bad "sign-in limit per address: statuses $statuses headers: $(tr '\r\n' '  ' <<<"$headers")"
+  fi
+fi
+
 exit $failed

@@ -3,13 +3,18 @@
 #   scripts/pg.sh start        start it (initialising on first use); prints nothing else on success
 #   scripts/pg.sh stop         stop it
 #   scripts/pg.sh url [DB]     print the DATABASE_URL of database DB (default: microblog)
+#   scripts/pg.sh port         print this checkout's port
 #   scripts/pg.sh createdb DB  create database DB if missing
 # Never touches a system cluster: own data directory, own port, socket inside the data dir.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PORT=${MICROBLOG_PG_PORT:-54329}
-PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+# Each checkout gets its own port, derived from its path, so two checkouts on one machine run
+# side by side (54330-55329; MICROBLOG_PG_PORT overrides it).
+checkout_hash=$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+PORT=${MICROBLOG_PG_PORT:-$((54330 + 16#${checkout_hash:0:6} % 1000))}
+newest_pg_bin() { printf '%s\n' /usr/lib/postgresql/*/bin | grep -v '\*' | sort -V | tail -n 1; }
+PG_BIN=${PG_BIN:-$(newest_pg_bin)}
 
 as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -20,7 +25,7 @@ data_dir() {
   # initdb refuses root, so as root the cluster belongs to `postgres`, who must be able to reach
   # the checkout. If a parent folder is private, use a per-checkout folder under /var/tmp.
   if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$ROOT"; then
-    dir="/var/tmp/microblog-pg-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+    dir="/var/tmp/microblog-pg-$checkout_hash"
   fi
   printf '%s' "$dir"
 }
@@ -30,7 +35,7 @@ ensure_installed() {
     echo ">> Installing PostgreSQL from Debian (once per machine, ~10 s)…" >&2
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
-    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    PG_BIN=$(newest_pg_bin)
   fi
 }
 
@@ -48,6 +53,11 @@ start() {
   if as_owner "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
     return 0
   fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    echo "Port $PORT, this checkout's PostgreSQL port, is taken by another program; set MICROBLOG_PG_PORT to a free one." >&2
+    exit 1
+  fi
+  echo ">> Starting this checkout's PostgreSQL on port $PORT (data in $dir)" >&2
   as_owner "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 start -o \
     "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories='$dir' -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB" >/dev/null \
     || { echo "PostgreSQL did not start; its log follows:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1; }
@@ -75,6 +85,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   url) url "${2:-}" ;;
+  port) echo "$PORT" ;;
   createdb) createdb "$2" ;;
-  *) echo "usage: $0 start|stop|url [db]|createdb db" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|url [db]|port|createdb db" >&2; exit 2 ;;
 esac

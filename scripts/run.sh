@@ -12,8 +12,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
   echo ">> Using the project-local PostgreSQL: $DATABASE_URL"
 fi
 
-echo ">> Building the release server and wasm bundle (a few minutes the first time)"
-cargo leptos build --release
+scripts/build-release.sh
 
 export LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD
 export LEPTOS_SITE_ADDR=${LEPTOS_SITE_ADDR:-127.0.0.1:3000}

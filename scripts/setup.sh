@@ -19,6 +19,7 @@ command -v psql >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&
 command -v pkg-config >/dev/null || apt_packages+=(pkg-config)
 if [ "$WHAT" = test ]; then
   [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+  command -v shellcheck >/dev/null || apt_packages+=(shellcheck)
 fi
 if [ ${#apt_packages[@]} -gt 0 ]; then
   say "Installing Debian packages: ${apt_packages[*]} (about a minute)"

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `make test`: every check, in order, ending with one "N passed, N failed" line.
-#  1. cargo fmt --check
+#  1. cargo fmt --check, shellcheck on the scripts
 #  2. clippy on the server side and on the wasm side (warnings are errors)
 #  3. Rust unit and integration tests, each integration test on a fresh PostgreSQL database
 #  4. Playwright in Debian's Chromium against the release build, on its own port and database
+#  5. operations tests against two release servers (scripts/ops-test.sh)
+# A stage that exits non-zero, or runs fewer checks than it declares, counts as failed.
 # Exits non-zero if anything failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 LOGS=$ROOT/target/test-logs
 mkdir -p "$LOGS"
@@ -37,6 +39,7 @@ finish() {
 }
 
 check "cargo fmt --check" cargo fmt --all -- --check
+check "shellcheck scripts/" shellcheck scripts/*.sh .ci/run
 check "clippy (server, tests)" cargo clippy -p app -p server --all-targets -- -D warnings
 check "clippy (wasm)" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
@@ -52,7 +55,11 @@ export DATABASE_URL
 
 echo
 echo "== cargo test"
-cargo test -p app -p server 2>&1 | tee "$LOGS/cargo-test.log"
+# One test at a time: each #[sqlx::test] runs on a tokio runtime of its own, and a page render
+# on one runtime sometimes never finished when another test's runtime shut down meanwhile
+# (reproduced outside the suite: 1 render in about 600 hung while another thread created and
+# dropped runtimes; none without that). The server runs one runtime for its whole life.
+cargo test -p app -p server -- --test-threads=1 2>&1 | tee "$LOGS/cargo-test.log"
 rust_status=${PIPESTATUS[0]}
 rust_passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$LOGS/cargo-test.log" | awk '{s += $4} END {print s + 0}')
 rust_failed=$(grep -Eo '[0-9]+ failed;' "$LOGS/cargo-test.log" | awk '{s += $1} END {print s + 0}')
@@ -67,8 +74,8 @@ fi
 
 # The browser tests run against what users get: the release server and wasm-opt'ed bundle.
 echo
-echo "== cargo leptos build --release"
-if ! cargo leptos build --release; then
+echo "== release build"
+if ! scripts/build-release.sh; then
   failed=$((failed + 1))
   failures+=("release build")
   finish
@@ -82,8 +89,13 @@ psql "${DATABASE_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS $E2E_DB WITH (FO
 server_pids=()
 trap 'kill "${server_pids[@]}" 2>/dev/null' EXIT
 # start_server ADDR LOG: the release server on the e2e database, waited for until healthy.
+# Short timeouts so the slow-client checks finish quickly, and sign-in limits per address raised
+# because every test signs in from 127.0.0.1 (ops-test.sh checks the production limits on a
+# server of its own).
 start_server() {
   DATABASE_URL=$E2E_URL LEPTOS_SITE_ADDR=$1 LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
+    MICROBLOG_HEADER_TIMEOUT_SECS=3 MICROBLOG_REQUEST_TIMEOUT_SECS=10 \
+    MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 \
     RUST_LOG=warn target/release/server > "$2" 2>&1 &
   local pid=$!
   server_pids+=("$pid")
@@ -102,17 +114,21 @@ results=$LOGS/playwright.json
 (cd end2end && BASE_URL="http://$E2E_ADDR" DATABASE_URL=$E2E_URL PLAYWRIGHT_JSON_OUTPUT_NAME="$results" \
   npx playwright test --reporter=list,json)
 e2e_status=$?
+# A test that passed only on a retry, or was skipped, counts as failed: it would fail in CI.
+# shellcheck disable=SC2016 # JavaScript, not shell
 read -r e2e_passed e2e_failed < <(node -e '
   const fs = require("fs");
   try {
     const s = JSON.parse(fs.readFileSync(process.argv[1], "utf8")).stats;
-    console.log(`${s.expected + s.flaky} ${s.unexpected}`);
+    console.log(`${s.expected} ${s.unexpected + s.flaky + s.skipped}`);
   } catch { console.log("0 0"); }' "$results")
 passed=$((passed + e2e_passed))
 failed=$((failed + e2e_failed))
-if [ "$e2e_status" -ne 0 ]; then
+if [ "$e2e_status" -ne 0 ] || [ "$e2e_passed" -eq 0 ]; then
   if [ "$e2e_failed" -eq 0 ]; then failed=$((failed + 1)); fi
   failures+=("playwright (server log: target/test-logs/e2e-server.log)")
+elif [ "$e2e_failed" -gt 0 ]; then
+  failures+=("playwright: $e2e_failed flaky or skipped")
 fi
 
 # A second process on the same database, then the operations tests against both.
@@ -123,9 +139,15 @@ echo "== operations (scale-out, database restart)"
 # Restarting PostgreSQL is only done to the project-local cluster, never to a given one.
 [ "$own_cluster" = 1 ] && export OPS_TEST_OWN_CLUSTER=1
 OPS_TEST_DATABASE_URL=$E2E_URL scripts/ops-test.sh "$E2E_ADDR" "$SECOND_ADDR" | tee "$LOGS/ops.log"
+ops_status=${PIPESTATUS[0]}
+ops_planned=$(sed -n 's/^plan \([0-9]*\)$/\1/p' "$LOGS/ops.log")
 ops_passed=$(grep -c '^ok - ' "$LOGS/ops.log")
 ops_failed=$(grep -c '^FAILED - ' "$LOGS/ops.log")
 passed=$((passed + ops_passed))
 failed=$((failed + ops_failed))
-[ "$ops_failed" -gt 0 ] && failures+=("operations tests")
+# A script that died halfway prints fewer lines than it planned, and may print no FAILED line.
+if [ "$ops_status" -ne 0 ] || [ "$ops_passed" -ne "${ops_planned:-0}" ]; then
+  [ "$ops_failed" -eq 0 ] && failed=$((failed + 1))
+  failures+=("operations tests (exit $ops_status, $ops_passed of ${ops_planned:-?} planned checks passed)")
+fi
 finish

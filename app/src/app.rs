@@ -1,5 +1,6 @@
 use crate::components::nav::NavBar;
 use crate::components::notice::{NoticeArea, provide_notices};
+use crate::components::title::full_title;
 use crate::error::AppError;
 use crate::model::CurrentUser;
 use crate::pages::{
@@ -8,7 +9,7 @@ use crate::pages::{
     register::RegisterPage,
 };
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
     components::{Route, Router, Routes},
@@ -16,12 +17,16 @@ use leptos_router::{
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::respond::send_content_security_policy(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.ico" sizes="32x32" />
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -81,10 +86,7 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/microblog.css" />
-        <Title formatter=|page: String| {
-            if page.is_empty() { "Microblog".to_string() } else { format!("{page} · Microblog") }
-        } />
+        <Title formatter=full_title />
         <Router>
             {provide_notices()}
             <NavBar />

@@ -5,7 +5,6 @@
 
 use crate::domain::Password;
 use crate::error::AppError;
-use crate::model::Flash;
 use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
@@ -14,7 +13,8 @@ use std::sync::OnceLock;
 use tower_sessions::Session;
 
 const USER_ID_KEY: &str = "user_id";
-const FLASH_KEY: &str = "flash";
+/// The day (since 1970) the session's expiry was last pushed back; see `signed_in_user_id`.
+const RENEWED_ON_DAY_KEY: &str = "renewed_on_day";
 
 fn session_error(error: tower_sessions::session::Error) -> AppError {
     tracing::error!(%error, "session store failed");
@@ -34,11 +34,20 @@ fn argon2() -> Argon2<'static> {
 /// waits its turn here rather than piling up memory and starving page rendering.
 static HASHING_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
+/// How long a sign-in waits for a slot before it is told to come back. Without a bound, 5,000
+/// sign-ins sent and abandoned kept real ones waiting for minutes; with it, a flood costs a
+/// real person a quick 503 and is over seconds after it stops.
+const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn hashing_slot() -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
-    HASHING_SLOTS
-        .acquire()
-        .await
-        .map_err(|_| AppError::Internal)
+    match tokio::time::timeout(HASHING_WAIT, HASHING_SLOTS.acquire()).await {
+        Ok(Ok(slot)) => Ok(slot),
+        Ok(Err(_closed)) => Err(AppError::Internal),
+        Err(_elapsed) => {
+            tracing::warn!("password checks are saturated; answering busy");
+            Err(AppError::Busy)
+        }
+    }
 }
 
 /// Hashes with `argon2()` on the blocking pool, never on an async worker.
@@ -64,12 +73,13 @@ pub async fn hash_password(password: Password) -> Result<String, AppError> {
 /// Checks `password` against `stored_hash`. Without a stored hash (unknown user) it checks
 /// against a throwaway hash, so a wrong username takes as long as a wrong password and timing
 /// does not reveal who has an account.
-pub async fn verify_password(password: String, stored_hash: Option<String>) -> bool {
+pub async fn verify_password(
+    password: String,
+    stored_hash: Option<String>,
+) -> Result<bool, AppError> {
     static DECOY_HASH: OnceLock<String> = OnceLock::new();
-    let Ok(_slot) = hashing_slot().await else {
-        return false;
-    };
-    tokio::task::spawn_blocking(move || {
+    let _slot = hashing_slot().await?;
+    let matches = tokio::task::spawn_blocking(move || {
         let hash = stored_hash.unwrap_or_else(|| {
             DECOY_HASH
                 .get_or_init(|| {
@@ -90,7 +100,8 @@ pub async fn verify_password(password: String, stored_hash: Option<String>) -> b
             .unwrap_or(false)
     })
     .await
-    .unwrap_or(false)
+    .unwrap_or(false);
+    Ok(matches)
 }
 
 /// The session of the request being served.
@@ -101,8 +112,34 @@ pub async fn session() -> Result<Session, AppError> {
     })
 }
 
+/// Who is signed in. It also keeps an active person signed in: a session expires after 30 days
+/// without a write, and page views write nothing, so once a day a signed-in request records the
+/// day, which makes tower-sessions save the session with a fresh expiry and resend the cookie.
+/// One write a day per active person, rather than one per request.
 pub async fn signed_in_user_id(session: &Session) -> Result<Option<i64>, AppError> {
-    session.get::<i64>(USER_ID_KEY).await.map_err(session_error)
+    let Some(user_id) = session
+        .get::<i64>(USER_ID_KEY)
+        .await
+        .map_err(session_error)?
+    else {
+        return Ok(None);
+    };
+    let today = days_since_epoch();
+    let renewed_on = session
+        .get::<i64>(RENEWED_ON_DAY_KEY)
+        .await
+        .map_err(session_error)?;
+    if renewed_on != Some(today) {
+        session
+            .insert(RENEWED_ON_DAY_KEY, today)
+            .await
+            .map_err(session_error)?;
+    }
+    Ok(Some(user_id))
+}
+
+fn days_since_epoch() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp() / 86_400
 }
 
 /// The signed-in user's id, or 401.
@@ -116,6 +153,10 @@ pub async fn require_user_id(session: &Session) -> Result<i64, AppError> {
 pub async fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
     session
+        .insert(RENEWED_ON_DAY_KEY, days_since_epoch())
+        .await
+        .map_err(session_error)?;
+    session
         .insert(USER_ID_KEY, user_id)
         .await
         .map_err(session_error)
@@ -124,31 +165,6 @@ pub async fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
 /// Deletes the session record, so the old cookie no longer signs anyone in.
 pub async fn sign_out(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(session_error)
-}
-
-/// Keeps a one-time message for the next page: how a form posted without JavaScript learns
-/// what happened after its redirect.
-pub async fn set_flash(session: &Session, message: String, is_error: bool) -> Result<(), AppError> {
-    session
-        .insert(FLASH_KEY, Flash { message, is_error })
-        .await
-        .map_err(session_error)
-}
-
-pub async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
-    // Removing marks the session modified, and a modified session is written back to the
-    // database: only remove when there is something to take, so page views stay read-only.
-    let flash = session
-        .get::<Flash>(FLASH_KEY)
-        .await
-        .map_err(session_error)?;
-    if flash.is_some() {
-        session
-            .remove::<Flash>(FLASH_KEY)
-            .await
-            .map_err(session_error)?;
-    }
-    Ok(flash)
 }
 
 #[cfg(test)]
@@ -166,8 +182,14 @@ mod tests {
             "argon2id with 12 MiB and 3 passes, got {hash}"
         );
         assert!(!hash.contains("cat-and-mouse"));
-        assert!(verify_password("cat-and-mouse".into(), Some(hash.clone())).await);
-        assert!(!verify_password("dog-and-mouse".into(), Some(hash)).await);
+        assert_eq!(
+            verify_password("cat-and-mouse".into(), Some(hash.clone())).await,
+            Ok(true)
+        );
+        assert_eq!(
+            verify_password("dog-and-mouse".into(), Some(hash)).await,
+            Ok(false)
+        );
     }
 
     #[tokio::test]
@@ -177,11 +199,44 @@ mod tests {
             .hash_password(b"cat-and-mouse", &salt)
             .unwrap()
             .to_string();
-        assert!(verify_password("cat-and-mouse".into(), Some(older)).await);
+        assert_eq!(
+            verify_password("cat-and-mouse".into(), Some(older)).await,
+            Ok(true)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_signed_in_session_is_written_again_once_a_day_and_not_more() {
+        use std::sync::Arc;
+        use tower_sessions::MemoryStore;
+        let store = Arc::new(MemoryStore::default());
+        let session = Session::new(None, store.clone(), None);
+        session.insert(USER_ID_KEY, 7i64).await.unwrap();
+        session
+            .insert(RENEWED_ON_DAY_KEY, days_since_epoch() - 3)
+            .await
+            .unwrap();
+        session.save().await.unwrap();
+        let id = session.id().unwrap();
+
+        let three_days_later = Session::new(Some(id), store.clone(), None);
+        assert_eq!(signed_in_user_id(&three_days_later).await, Ok(Some(7)));
+        assert!(
+            three_days_later.is_modified(),
+            "renewed, so its expiry moves"
+        );
+        three_days_later.save().await.unwrap();
+
+        let same_day = Session::new(Some(id), store, None);
+        assert_eq!(signed_in_user_id(&same_day).await, Ok(Some(7)));
+        assert!(
+            !same_day.is_modified(),
+            "one write a day, not one a request"
+        );
     }
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies() {
-        assert!(!verify_password("anything".into(), None).await);
+        assert_eq!(verify_password("anything".into(), None).await, Ok(false));
     }
 }

@@ -34,6 +34,10 @@ impl Username {
         {
             return Err("Usernames may only contain letters, digits, '_', '.' and '-'.".into());
         }
+        // `.` and `..` are path segments to a browser: /user/.. would collapse to /.
+        if name.chars().all(|c| c == '.') {
+            return Err("A username needs at least one letter, digit, '_' or '-'.".into());
+        }
         Ok(Username(name.to_owned()))
     }
 
@@ -193,7 +197,15 @@ mod tests {
 
     #[test]
     fn usernames_accept_letters_digits_and_three_marks() {
-        for name in ["john", "Susan_2", "mary.j", "da-vid", &"x".repeat(64)] {
+        for name in [
+            "john",
+            "Susan_2",
+            "mary.j",
+            "da-vid",
+            ".j",
+            "-",
+            &"x".repeat(64),
+        ] {
             assert!(Username::parse(name).is_ok(), "{name} should be accepted");
         }
     }
@@ -208,6 +220,9 @@ mod tests {
             ("<script>", "markup"),
             ("robert'); drop table users;--", "sql"),
             ("zoë", "non-ascii letter"),
+            (".", "a lone dot: the current folder in a URL"),
+            ("..", "two dots: the parent folder in a URL"),
+            ("....", "nothing but dots"),
         ];
         for (input, why) in cases {
             assert!(

@@ -20,6 +20,14 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Too many attempts (sign-ins, say); the person may try again after `retry_after_seconds`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_seconds: u64,
+    },
+    #[error("Too many people are signing in right now. Please try again in a moment.")]
+    Busy,
     #[error("The service is unavailable right now. Please try again in a moment.")]
     Unavailable,
     #[error("Something went wrong on our side. Please try again.")]
@@ -31,8 +39,26 @@ impl AppError {
         AppError::Unauthorized("Please sign in to do that.".into())
     }
 
+    /// A name no account can have (markup from a crafted link, say) is not repeated back.
     pub fn user_not_found(username: &str) -> Self {
-        AppError::NotFound(format!("User {username} not found."))
+        if crate::domain::could_be_username(username) {
+            AppError::NotFound(format!("User {username} not found."))
+        } else {
+            AppError::NotFound("There is no user by that name.".into())
+        }
+    }
+
+    /// How long to wait before trying again, for the `Retry-After` header of a 429 or 503.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            AppError::TooManyRequests {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            AppError::Busy => Some(2),
+            AppError::Unavailable => Some(1),
+            _ => None,
+        }
     }
 
     pub fn status_code(&self) -> u16 {
@@ -42,7 +68,8 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
-            AppError::Unavailable => 503,
+            AppError::TooManyRequests { .. } => 429,
+            AppError::Busy | AppError::Unavailable => 503,
             AppError::Internal => 500,
         }
     }
@@ -59,11 +86,12 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(_)
             | ServerFnErrorErr::MissingArg(_)
             | ServerFnErrorErr::Deserialization(_) => {
-                #[cfg(feature = "ssr")]
-                crate::respond::set_status(400);
-                AppError::BadRequest(
+                let error = AppError::BadRequest(
                     "The request was malformed: some fields are missing or invalid.".into(),
-                )
+                );
+                #[cfg(feature = "ssr")]
+                crate::respond::set_error_status(&error);
+                error
             }
             ServerFnErrorErr::Request(_) => AppError::Unavailable,
             _ => AppError::Internal,
@@ -84,7 +112,10 @@ impl From<sqlx::Error> for AppError {
         }
         // The database went away (SQLSTATE class 08) or is shutting down or starting up
         // (57P01–57P03): a passing outage, not a bug, and the pool reconnects by itself.
-        let database_away = sqlstate.starts_with("08") || sqlstate.starts_with("57P");
+        // A statement cancelled by `statement_timeout` (57014) means the database is too busy
+        // to answer in time: also worth trying again.
+        let database_away =
+            sqlstate.starts_with("08") || sqlstate.starts_with("57P") || sqlstate == "57014";
         let unreachable = matches!(
             error,
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed

@@ -1,8 +1,8 @@
 //! Microblog: pages, components and server functions, shared by the server (feature `ssr`)
 //! and the browser (feature `hydrate`).
 //!
-//! Server-only code lives in exactly these modules: `state`, `db`, `auth`, `present`,
-//! `respond` and `seed`. Page and component files hold no `cfg`.
+//! Server-only code lives in exactly these modules: `state`, `db`, `auth`, `flash`, `present`,
+//! `respond`, `seed` and `throttle`. Page and component files hold no `cfg`.
 
 pub mod components;
 pub mod domain;
@@ -15,6 +15,8 @@ pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
+pub mod flash;
+#[cfg(feature = "ssr")]
 pub mod present;
 #[cfg(feature = "ssr")]
 pub mod respond;
@@ -22,6 +24,8 @@ pub mod respond;
 pub mod seed;
 #[cfg(feature = "ssr")]
 pub mod state;
+#[cfg(feature = "ssr")]
+pub mod throttle;
 
 mod app;
 pub use app::{App, shell};

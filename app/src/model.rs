@@ -80,6 +80,12 @@ pub struct Page<T> {
     pub older: Option<Cursor>,
 }
 
+/// Times a cursor may name: years 1 to 9999. Every row was written at server time, so nothing
+/// real lies outside, and PostgreSQL refuses timestamps far beyond it with an error that would
+/// otherwise become a 500.
+const CURSOR_MICROS: std::ops::RangeInclusive<i64> =
+    -62_135_596_800_000_000..=253_402_300_799_999_999;
+
 /// A position in a list ordered by (time, id): the time in microseconds since the epoch and
 /// the id of the row there. In URLs it reads `1764400000000000_42`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +108,7 @@ impl FromStr for Cursor {
         let (micros, id) = text.split_once('_').ok_or_else(invalid)?;
         let micros: i64 = micros.parse().map_err(|_| invalid())?;
         let id: i64 = id.parse().map_err(|_| invalid())?;
-        if id < 0 {
+        if id < 0 || !CURSOR_MICROS.contains(&micros) {
             return Err(invalid());
         }
         Ok(Cursor { micros, id })
@@ -156,9 +162,19 @@ mod tests {
             "1_2_3",
             "99999999999999999999_1",
             "1;drop table posts_1",
+            "-300000000000000000_1",
+            "9223372036854775807_1",
+            "253402300800000000_1",
         ] {
             let error = garbage.parse::<Cursor>().unwrap_err();
             assert_eq!(error, "That page link is not valid.", "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn cursors_from_year_1_to_9999_are_accepted() {
+        for micros in [-62_135_596_800_000_000_i64, 0, 253_402_300_799_999_999] {
+            assert!(format!("{micros}_1").parse::<Cursor>().is_ok(), "{micros}");
         }
     }
 

@@ -5,18 +5,24 @@
 //! page: the outcome is kept as a flash message and the browser is sent back with 303 See
 //! Other, so reloading never re-submits.
 
-use crate::auth::{session, set_flash};
 use crate::domain::safe_next_path;
 use crate::error::AppError;
+use crate::flash;
 use http::{HeaderValue, StatusCode, header, request::Parts};
+use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
-pub fn set_status(code: u16) {
-    if let (Some(response), Ok(status)) =
-        (use_context::<ResponseOptions>(), StatusCode::from_u16(code))
-    {
+/// The status of `error`, with `Retry-After` when waiting helps (429, 503).
+pub fn set_error_status(error: &AppError) {
+    let Some(response) = use_context::<ResponseOptions>() else {
+        return;
+    };
+    if let Ok(status) = StatusCode::from_u16(error.status_code()) {
         response.set_status(status);
+    }
+    if let Some(seconds) = error.retry_after_seconds() {
+        response.insert_header(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
 }
 
@@ -42,7 +48,11 @@ fn referring_path() -> String {
     safe_next_path(referer.as_deref())
 }
 
-fn see_other(path: &str) {
+/// Sends the browser to `path` with a real 303, whatever its Accept header says. Pages use it
+/// through `<Redirect>` (see `provide_page_redirect`); leptos_axum's own version answers 200
+/// with a `Location` that no browser follows unless the request's Accept names text/html, which
+/// left a visitor without JavaScript on a blank page.
+pub fn see_other(path: &str) {
     if let (Some(response), Ok(location)) = (
         use_context::<ResponseOptions>(),
         HeaderValue::from_str(path),
@@ -64,11 +74,8 @@ pub async fn finish<T>(
             Ok(value) => (message(value).map(|m| (m, false)), go_to),
             Err(error) => (Some((error.to_string(), true)), None),
         };
-        // Losing a flash message only loses a notice; the action itself already happened.
-        if let Some((text, is_error)) = flash
-            && let Ok(session) = session().await
-        {
-            let _ = set_flash(&session, text, is_error).await;
+        if let Some((message, is_error)) = flash {
+            flash::keep_for_next_page(crate::model::Flash { message, is_error });
         }
         see_other(&back_to.unwrap_or_else(referring_path));
         return result;
@@ -79,7 +86,7 @@ pub async fn finish<T>(
                 leptos_axum::redirect(&path);
             }
         }
-        Err(error) => set_status(error.status_code()),
+        Err(error) => set_error_status(error),
     }
     result
 }
@@ -87,7 +94,38 @@ pub async fn finish<T>(
 /// For reads: an error keeps its status code.
 pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(error) = &result {
-        set_status(error.status_code());
+        set_error_status(error);
     }
     result
+}
+
+/// Makes every `<Redirect>` rendered on the server a real 303 (see `see_other`). Call it in the
+/// context of each page render.
+pub fn provide_page_redirect() {
+    leptos_router::components::provide_server_redirect(see_other);
+}
+
+/// The Content-Security-Policy of a rendered page: scripts only with this response's nonce
+/// (which Leptos puts on its hydration and resource scripts), plus the wasm they load. Had any
+/// request text ever become markup, the browser would still refuse to run it.
+pub fn send_content_security_policy(options: &LeptosOptions) {
+    let (Some(response), Some(nonce)) =
+        (use_context::<ResponseOptions>(), leptos::nonce::use_nonce())
+    else {
+        return;
+    };
+    // `cargo leptos watch` reloads the page through a websocket on its own port.
+    let reload = match options.env {
+        Env::DEV => format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port),
+        Env::PROD => String::new(),
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' https://www.gravatar.com data:; \
+         connect-src 'self'{reload}; form-action 'self'; object-src 'none'; \
+         base-uri 'none'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
 }

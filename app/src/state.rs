@@ -1,12 +1,18 @@
 //! Everything a request needs from the server, provided as context to server functions.
 
+use crate::error::AppError;
+use crate::throttle::SignInThrottle;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
+    /// Shared by every request of this process; see `throttle`.
+    pub sign_in_throttle: Arc<SignInThrottle>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -15,12 +21,26 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
     }
 }
 
+fn app_state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server-function context");
+        AppError::Internal
+    })
+}
+
 /// The pool of the running app, from inside a server function.
-pub fn pool() -> Result<PgPool, crate::error::AppError> {
-    leptos::prelude::use_context::<AppState>()
-        .map(|state| state.pool)
-        .ok_or_else(|| {
-            tracing::error!("AppState missing from the server-function context");
-            crate::error::AppError::Internal
-        })
+pub fn pool() -> Result<PgPool, AppError> {
+    app_state().map(|state| state.pool)
+}
+
+pub fn sign_in_throttle() -> Result<Arc<SignInThrottle>, AppError> {
+    app_state().map(|state| state.sign_in_throttle)
+}
+
+/// The address of the client of the request being served, when the server recorded it.
+pub fn client_address() -> Option<IpAddr> {
+    leptos::prelude::use_context::<http::request::Parts>()?
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
 }

@@ -79,7 +79,7 @@ async fn page_request(pool: &PgPool, me: i64, page: usize) -> PageRequest {
 
 pub async fn run(url: &str, args: BenchFeedArgs) {
     // The server's own pool settings, so the figures are the server's.
-    let pool = server::connect(url, 2).await.unwrap();
+    let pool = server::connect(url, 2, None).await.unwrap();
     let id_of = |name: String| {
         let pool = pool.clone();
         async move { app::db::users::id_by_username(&pool, &name).await.unwrap() }

@@ -1,16 +1,20 @@
 //! HTTP wiring of Microblog: configuration, the router and its layers, serving.
 
+pub mod assets;
 pub mod complete;
 pub mod config;
 pub mod csrf;
+pub mod guard;
+pub mod serve;
 
 use app::state::AppState;
 use app::{App, shell};
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use config::RequestLimits;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -18,6 +22,8 @@ use sqlx::{Connection, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::cookie::time::Duration as CookieDuration;
@@ -42,8 +48,32 @@ const CHECK_CONNECTIONS_IDLE_FOR: Duration = Duration::from_millis(250);
 /// Memoize is off: for the 21-row pages joined to their authors, PostgreSQL sized the memoize
 /// cache for all 100k users and zeroed it on every execution, which was 14 % of all CPU time
 /// under load on explore; a page never looks up the same author often enough to gain from it.
-pub async fn connect(database_url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    let options = PgConnectOptions::from_str(database_url)?.options(SESSION_SETTINGS);
+///
+/// `statement_timeout` bounds every statement (and a transaction left idle, which would hold its
+/// locks); the seed, whose bulk loads run for many seconds, connects without it.
+pub async fn connect(
+    database_url: &str,
+    max_connections: u32,
+    statement_timeout: Option<Duration>,
+) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(database_url)?;
+    connect_with(options, max_connections, statement_timeout).await
+}
+
+/// `connect`, from options rather than a URL (tests get theirs from `#[sqlx::test]`).
+pub async fn connect_with(
+    options: PgConnectOptions,
+    max_connections: u32,
+    statement_timeout: Option<Duration>,
+) -> Result<PgPool, sqlx::Error> {
+    let mut options = options.options(SESSION_SETTINGS);
+    if let Some(timeout) = statement_timeout {
+        let millis = timeout.as_millis().to_string();
+        options = options.options([
+            ("statement_timeout", millis.as_str()),
+            ("idle_in_transaction_session_timeout", millis.as_str()),
+        ]);
+    }
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
@@ -74,13 +104,16 @@ pub fn session_layer(pool: PgPool, secure: bool) -> SessionManagerLayer<Postgres
 }
 
 /// The whole application as a `Router`, so tests can drive it without a socket.
-pub fn router(state: AppState, secure_cookies: bool) -> Router {
+pub fn router(state: AppState, secure_cookies: bool, limits: RequestLimits) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
-    let provide_state = move || provide_context(context_state.clone());
+    let provide_state = move || {
+        provide_context(context_state.clone());
+        app::respond::provide_page_redirect();
+    };
     let fallback_state = state.clone();
     let sessions = session_layer(state.pool.clone(), secure_cookies);
-    Router::new()
+    let pages = Router::new()
         .route("/healthz", get(healthz))
         .leptos_routes_with_context(&state, routes, provide_state, {
             let options = state.leptos_options.clone();
@@ -90,12 +123,37 @@ pub fn router(state: AppState, secure_cookies: bool) -> Router {
             AppState,
             _,
         >(
-            move || provide_context(fallback_state.clone()), shell
+            move || {
+                provide_context(fallback_state.clone());
+                app::respond::provide_page_redirect();
+            },
+            shell,
         ))
+        // Layers run bottom-up for a request: the cheapest refusals come first, and nothing
+        // reaches the session store (a database read) before them.
         .layer(sessions)
+        .layer(axum::middleware::from_fn(guard::refuse_unknown_encodings))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site_writes))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(axum::middleware::from_fn(complete::run_to_completion))
+        // Outside `run_to_completion`: a request past its time gets a 408 while its task, if it
+        // got that far, still ends cleanly (a slow body then fails to read).
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, private"),
+        ));
+    // The wasm, JS and CSS skip the page machinery (sessions, tasks, rendering): they are files.
+    Router::new()
+        .nest_service("/pkg", assets::site_package(&state.leptos_options))
+        .route_service("/favicon.ico", assets::favicon(&state.leptos_options))
+        .merge(pages)
+        .layer(axum::middleware::from_fn(guard::refuse_unknown_methods))
+        .layer(assets::compression())
+        .layer(axum::middleware::from_fn(guard::add_security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -71,14 +71,22 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = Config::from_env()?;
-    let pool = server::connect(&config.database_url, config.max_db_connections)
-        .await
-        .context("cannot reach the database at DATABASE_URL; is PostgreSQL running?")?;
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Only serving bounds its statements: the seed's bulk loads run for many seconds.
+    let statement_timeout =
+        matches!(command, Command::Serve).then_some(config.limits.statement_timeout);
+    let pool = server::connect(
+        &config.database_url,
+        config.max_db_connections,
+        statement_timeout,
+    )
+    .await
+    .context("cannot reach the database at DATABASE_URL; is PostgreSQL running?")?;
     app::db::migrate(&pool)
         .await
         .context("cannot apply the database migrations")?;
 
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Seed(args) if args.scale => {
             let options = app::seed::ScaleOptions {
                 users: args.users,
@@ -113,6 +121,9 @@ async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
     let state = AppState {
         leptos_options: config.leptos_options,
         pool,
+        sign_in_throttle: std::sync::Arc::new(app::throttle::SignInThrottle::new(
+            config.sign_in_throttle,
+        )),
     };
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -123,10 +134,14 @@ async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
             .continuously_delete_expired(std::time::Duration::from_secs(60 * 60)),
     );
     tracing::info!("Microblog is serving on http://{address}");
-    let served = axum::serve(listener, server::router(state, config.secure_cookies))
-        .with_graceful_shutdown(server::shutdown_signal())
-        .await
-        .context("the server stopped with an error");
+    let router = server::router(state, config.secure_cookies, config.limits);
+    server::serve::serve(
+        listener,
+        router,
+        config.connections,
+        server::shutdown_signal(),
+    )
+    .await;
     session_sweeper.abort();
-    served
+    Ok(())
 }

@@ -36,8 +36,7 @@ pub fn use_notices() -> Notices {
 
 #[server(prefix = "/api", endpoint = "take_flash")]
 pub async fn take_flash() -> Result<Option<Flash>, AppError> {
-    let session = crate::auth::session().await?;
-    crate::auth::take_flash(&session).await
+    Ok(crate::flash::take())
 }
 
 /// Sets up the notice context; call inside the `<Router>`.

@@ -1,6 +1,7 @@
 use crate::components::post_list::{Pager, page_query};
 use crate::components::title::page_title;
 use crate::components::user_list::UserRow;
+use crate::domain::could_be_username;
 use crate::error::AppError;
 use crate::model::{Page, UserSummary};
 use crate::pages::profile::username_param;
@@ -49,18 +50,19 @@ pub fn FollowListPage(followers: bool) -> impl IntoView {
         move || (username.get(), query.get()),
         move |(name, (before, after))| follow_list(name, followers, before, after),
     );
-    let heading = move || {
-        let name = username.get();
-        if followers {
-            format!("Followers of {name}")
-        } else {
-            format!("Followed by {name}")
-        }
+    // A name no account can have (markup from a crafted link, say) is never shown.
+    let shown_name = move || Some(username.get()).filter(|name| could_be_username(name));
+    let heading = move || match shown_name() {
+        Some(name) if followers => format!("Followers of {name}"),
+        Some(name) => format!("Followed by {name}"),
+        None => "Not found".to_string(),
     };
     view! {
         <Title text=page_title(heading) />
         <h1>{heading}</h1>
-        <p><A href=move || format!("/user/{}", username.get())>"← Back to the profile"</A></p>
+        {move || shown_name().map(|name| view! {
+            <p><A href=format!("/user/{name}")>"← Back to the profile"</A></p>
+        })}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {

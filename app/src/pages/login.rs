@@ -15,12 +15,15 @@ pub async fn login(
 ) -> Result<(), AppError> {
     use crate::{auth, db, domain::safe_next_path, respond, state};
     let result = async {
+        let throttle = state::sign_in_throttle()?;
+        throttle.attempt_from(state::client_address())?;
+        throttle.attempt_on_account(username.trim())?;
         let credentials = db::users::credentials(&state::pool()?, username.trim()).await?;
         let (user_id, stored_hash) = match credentials {
             Some(found) => (Some(found.id), Some(found.password_hash)),
             None => (None, None),
         };
-        let matches = auth::verify_password(password, stored_hash).await;
+        let matches = auth::verify_password(password, stored_hash).await?;
         match user_id {
             Some(id) if matches => auth::sign_in(&auth::session().await?, id).await,
             _ => Err(AppError::Unauthorized(

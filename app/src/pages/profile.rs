@@ -1,6 +1,6 @@
 use crate::components::follow_button::FollowButton;
 use crate::components::post_list::{PostList, page_query};
-use crate::components::title::page_title;
+use crate::components::title::{page_title, username_title};
 use crate::error::AppError;
 use crate::model::{Page, PostView, Profile};
 use leptos::prelude::*;
@@ -56,7 +56,7 @@ pub fn ProfilePage() -> impl IntoView {
         |(name, (before, after))| get_user_posts(name, before, after),
     );
     view! {
-        <Title text=page_title(move || username.get()) />
+        <Title text=page_title(move || username_title(username.get())) />
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match profile.await {

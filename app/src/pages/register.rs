@@ -26,6 +26,7 @@ pub async fn register(
                 "The two passwords do not match.".into(),
             ));
         }
+        state::sign_in_throttle()?.attempt_from(state::client_address())?;
         let hash = auth::hash_password(password).await?;
         let id = db::users::create_user(&state::pool()?, &username, &email, &hash).await?;
         auth::sign_in(&auth::session().await?, id).await

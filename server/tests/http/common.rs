@@ -1,13 +1,15 @@
 //! Driving the real router without a socket, on the fresh database of each test.
-#![allow(dead_code)]
 
 use app::state::AppState;
+use app::throttle::{SignInThrottle, ThrottleSettings};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use leptos::config::LeptosOptions;
+use server::config::RequestLimits;
 use sqlx::PgPool;
+use std::sync::Arc;
 use tower::ServiceExt;
 
 pub const SITE: &str = "http://127.0.0.1:3000";
@@ -20,11 +22,26 @@ pub async fn migrated_app(pool: &PgPool) -> Router {
 }
 
 pub fn app(pool: &PgPool) -> Router {
+    app_with_throttle(pool, generous_throttle())
+}
+
+/// Tests register and sign in many people from one address (none, in fact): only the tests of
+/// the limits themselves run with the production ones.
+pub fn generous_throttle() -> ThrottleSettings {
+    ThrottleSettings {
+        per_address_per_minute: 100_000,
+        per_account_burst: 100_000,
+        account_refill_seconds: 1,
+    }
+}
+
+pub fn app_with_throttle(pool: &PgPool, throttle: ThrottleSettings) -> Router {
     let state = AppState {
         leptos_options: LeptosOptions::builder().output_name("microblog").build(),
         pool: pool.clone(),
+        sign_in_throttle: Arc::new(SignInThrottle::new(throttle)),
     };
-    server::router(state, false)
+    server::router(state, false, RequestLimits::default())
 }
 
 pub struct Reply {
@@ -109,4 +126,22 @@ pub async fn signed_in_as(router: &Router, cookie: &str) -> Option<String> {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let user: Option<serde_json::Value> = serde_json::from_str(&reply.body).unwrap();
     user.map(|user| user["username"].as_str().unwrap().to_owned())
+}
+
+/// A page as a browser asks for it (`Accept: text/html`), signed in when `cookie` is given.
+pub async fn get_page(router: &Router, path: &str, cookie: Option<&str>) -> Reply {
+    let mut request = Request::get(path)
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ACCEPT, "text/html,application/xhtml+xml");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    send(router, request.body(Body::empty()).unwrap()).await
+}
+
+pub async fn sessions(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session")
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }

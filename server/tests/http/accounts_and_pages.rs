@@ -5,9 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use sqlx::PgPool;
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[sqlx::test(migrations = false)]
 async fn a_sign_in_works_on_a_second_server_sharing_the_database(pool: PgPool) {

@@ -1,11 +1,9 @@
 //! Hostile and malformed input across every server function: each case must get a 4xx with a
 //! message a person can read, never a 5xx, never an internal detail, and must change nothing.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, header};
-use common::*;
 use sqlx::PgPool;
 
 /// Everything a request could change, as one fingerprint (last_seen excluded: reading pages

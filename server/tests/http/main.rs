@@ -1,0 +1,7 @@
+//! The real router on a fresh database per test, driven without a socket. One test binary, so
+//! the server is linked once.
+
+mod accounts_and_pages;
+mod bad_input;
+mod common;
+mod hardening;
