@@ -105,9 +105,16 @@ pub fn provide_page_redirect() {
     leptos_router::components::provide_server_redirect(see_other);
 }
 
-/// The Content-Security-Policy of a rendered page: scripts only with this response's nonce
-/// (which Leptos puts on its hydration and resource scripts), plus the wasm they load. Had any
-/// request text ever become markup, the browser would still refuse to run it.
+/// The Content-Security-Policy of a rendered page: inline scripts only with this response's
+/// nonce (which Leptos puts on its hydration and resource scripts), script files only from this
+/// site, and the wasm they load. Had any request text ever become markup, the browser would
+/// still refuse to run it.
+///
+/// `'self'` is there because Leptos 0.8 writes the nonce of its `modulepreload` link into the
+/// link's `crossorigin` attribute instead of `nonce`, so a nonce-only policy blocks the preload
+/// of our own JS file (a console error on every page). Script files from this site are only the
+/// bundle: every other response is JSON, HTML or text sent with `nosniff`, which browsers refuse
+/// to run as script.
 pub fn send_content_security_policy(options: &LeptosOptions) {
     let (Some(response), Some(nonce)) =
         (use_context::<ResponseOptions>(), leptos::nonce::use_nonce())
@@ -120,7 +127,7 @@ pub fn send_content_security_policy(options: &LeptosOptions) {
         Env::PROD => String::new(),
     };
     let policy = format!(
-        "default-src 'self'; script-src 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' https://www.gravatar.com data:; \
          connect-src 'self'{reload}; form-action 'self'; object-src 'none'; \
          base-uri 'none'; frame-ancestors 'none'"

@@ -38,7 +38,7 @@ function attackerPage(site: string, victimTarget: string): string {
 
 // The refused requests show up in the console as failed loads, and the answers to the forged
 // forms refuse to be shown in the attacker's frame: that is the point.
-test.use({ allowedConsoleErrors: [/status of 403/, /Refused to (display|frame)/] });
+test.use({ allowedConsoleErrors: [/status of 403|Refused to (display|frame)|frame-ancestors/] });
 
 test('forms and fetches from another origin change nothing for a signed-in visitor', async ({ page, browser, baseURL, consoleErrors }) => {
   const target = uniqueName('victimtarget');

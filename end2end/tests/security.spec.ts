@@ -59,7 +59,7 @@ test('under its Content-Security-Policy the app hydrates and follows in place', 
   const document = page.waitForResponse((response) => response.url().endsWith(`/user/${followed}`));
   await gotoHydrated(page, `/user/${followed}`);
   const policy = (await document).headers()['content-security-policy'] ?? '';
-  expect(policy).toMatch(/script-src 'nonce-[^']+' 'wasm-unsafe-eval'/);
+  expect(policy).toMatch(/script-src 'self' 'nonce-[^']+' 'wasm-unsafe-eval'/);
   expect(policy).toContain("frame-ancestors 'none'");
 
   await page.evaluate(() => ((window as any).__sameDocument = true));

@@ -7,6 +7,7 @@
 //!   server-function client alike. Another content type is a 415, so a `text/plain` POST, which
 //!   a foreign page can send without a CORS preflight, is never parsed as a form.
 
+use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -42,6 +43,28 @@ pub async fn refuse_unknown_encodings(request: Request, next: Next) -> Response 
         format!("Microblog only accepts forms ({FORM_ENCODING})."),
     )
         .into_response()
+}
+
+/// Reads the request's body whole before the request gets a task of its own
+/// (`complete::run_to_completion`). That task runs to its end even when the client leaves, so
+/// a body dribbled in a byte at a time kept the task, and through it the connection, alive
+/// long after the request timeout had answered 408. Read here, the body is dropped with this
+/// future when the timeout fires, and hyper closes the connection. Bodies are small: the size
+/// limit is checked before this.
+pub async fn read_whole_body(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        // The size limit, or a client that went away (then nobody reads this).
+        Err(_) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The request is too large or could not be read.",
+        )
+            .into_response(),
+    }
 }
 
 /// A form, or no body at all (a POST without fields may come without a Content-Type).

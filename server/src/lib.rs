@@ -134,10 +134,11 @@ pub fn router(state: AppState, secure_cookies: bool, limits: RequestLimits) -> R
         .layer(sessions)
         .layer(axum::middleware::from_fn(guard::refuse_unknown_encodings))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site_writes))
-        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(axum::middleware::from_fn(complete::run_to_completion))
+        .layer(axum::middleware::from_fn(guard::read_whole_body))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         // Outside `run_to_completion`: a request past its time gets a 408 while its task, if it
-        // got that far, still ends cleanly (a slow body then fails to read).
+        // got that far, still ends cleanly; a body still arriving is dropped with the request.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
