@@ -142,13 +142,6 @@ fn days_since_epoch() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp() / 86_400
 }
 
-/// The signed-in user's id, or 401.
-pub async fn require_user_id(session: &Session) -> Result<i64, AppError> {
-    signed_in_user_id(session)
-        .await?
-        .ok_or_else(AppError::sign_in_required)
-}
-
 /// Starts a signed-in session under a new id, so an id planted before sign-in is worthless.
 pub async fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;

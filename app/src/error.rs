@@ -90,7 +90,7 @@ impl FromServerFnError for AppError {
                     "The request was malformed: some fields are missing or invalid.".into(),
                 );
                 #[cfg(feature = "ssr")]
-                crate::respond::set_error_status(&error);
+                error.set_response_status();
                 error
             }
             ServerFnErrorErr::Request(_) => AppError::Unavailable,
@@ -126,6 +126,24 @@ impl From<sqlx::Error> for AppError {
         } else {
             tracing::error!(%error, "database error");
             AppError::Internal
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// Sets this error's status on the response being built, with `Retry-After` when waiting
+    /// helps (429, 503).
+    pub fn set_response_status(&self) {
+        use http::{HeaderValue, StatusCode, header};
+        let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
+            return;
+        };
+        if let Ok(status) = StatusCode::from_u16(self.status_code()) {
+            response.set_status(status);
+        }
+        if let Some(seconds) = self.retry_after_seconds() {
+            response.insert_header(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
     }
 }

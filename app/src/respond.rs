@@ -13,19 +13,6 @@ use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
-/// The status of `error`, with `Retry-After` when waiting helps (429, 503).
-pub fn set_error_status(error: &AppError) {
-    let Some(response) = use_context::<ResponseOptions>() else {
-        return;
-    };
-    if let Ok(status) = StatusCode::from_u16(error.status_code()) {
-        response.set_status(status);
-    }
-    if let Some(seconds) = error.retry_after_seconds() {
-        response.insert_header(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-}
-
 fn request_parts() -> Option<Parts> {
     use_context::<Parts>()
 }
@@ -86,7 +73,7 @@ pub async fn finish<T>(
                 leptos_axum::redirect(&path);
             }
         }
-        Err(error) => set_error_status(error),
+        Err(error) => error.set_response_status(),
     }
     result
 }
@@ -94,7 +81,7 @@ pub async fn finish<T>(
 /// For reads: an error keeps its status code.
 pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(error) = &result {
-        set_error_status(error);
+        error.set_response_status();
     }
     result
 }

@@ -10,24 +10,22 @@ use leptos::prelude::*;
 
 #[server(prefix = "/api", endpoint = "follow")]
 pub async fn follow(username: String) -> Result<FollowState, AppError> {
-    use crate::{auth, db, respond, state};
-    let result = async {
-        let me = auth::require_user_id(&auth::session().await?).await?;
-        db::follows::follow(&state::pool()?, me, &username).await
-    }
-    .await;
-    respond::finish(result, |state| Some(state.message.clone()), None).await
+    use crate::{api, db};
+    let says = |state: &FollowState| Some(state.message.clone());
+    api::change("follow", says, None, async |request| {
+        db::follows::follow(&request.pool, request.me().await?, &username).await
+    })
+    .await
 }
 
 #[server(prefix = "/api", endpoint = "unfollow")]
 pub async fn unfollow(username: String) -> Result<FollowState, AppError> {
-    use crate::{auth, db, respond, state};
-    let result = async {
-        let me = auth::require_user_id(&auth::session().await?).await?;
-        db::follows::unfollow(&state::pool()?, me, &username).await
-    }
-    .await;
-    respond::finish(result, |state| Some(state.message.clone()), None).await
+    use crate::{api, db};
+    let says = |state: &FollowState| Some(state.message.clone());
+    api::change("unfollow", says, None, async |request| {
+        db::follows::unfollow(&request.pool, request.me().await?, &username).await
+    })
+    .await
 }
 
 /// `on_change` hears the true state after every completed click, and `on_error` every failure,

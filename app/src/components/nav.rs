@@ -1,29 +1,11 @@
-use crate::app::Session;
-use crate::error::AppError;
+use crate::session::use_session;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// Signs out: the session record is deleted, so the cookie is worthless afterwards.
-#[server(prefix = "/api", endpoint = "logout")]
-pub async fn logout() -> Result<(), AppError> {
-    use crate::{auth, respond};
-    let result = async {
-        let session = auth::session().await?;
-        auth::sign_out(&session).await
-    }
-    .await;
-    respond::finish(
-        result,
-        |_| Some("You have signed out.".into()),
-        Some("/login".into()),
-    )
-    .await
-}
-
 #[component]
 pub fn NavBar() -> impl IntoView {
-    let session = expect_context::<Session>();
+    let session = use_session();
     view! {
         <header class="topbar">
             <nav class="container nav" aria-label="Main">

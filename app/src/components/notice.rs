@@ -36,7 +36,7 @@ pub fn use_notices() -> Notices {
 
 #[server(prefix = "/api", endpoint = "take_flash")]
 pub async fn take_flash() -> Result<Option<Flash>, AppError> {
-    Ok(crate::flash::take())
+    crate::api::read("take_flash", async |_| Ok(crate::flash::take())).await
 }
 
 /// Sets up the notice context; call inside the `<Router>`.

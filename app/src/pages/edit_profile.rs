@@ -1,63 +1,23 @@
-use crate::app::Session;
+use crate::account::profile_form;
+use crate::components::form::action_error;
+use crate::components::notice::use_notices;
 use crate::domain::{ABOUT_ME_MAX_CHARS, USERNAME_MAX_CHARS};
 use crate::error::AppError;
-use crate::pages::login::action_error;
+use crate::session::use_session;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProfileFields {
-    pub username: String,
-    pub about_me: String,
-}
-
-#[server(prefix = "/api", endpoint = "profile_form")]
-pub async fn profile_form() -> Result<ProfileFields, AppError> {
-    use crate::{auth, db, respond, state};
-    respond::with_status(
-        async {
-            let me = auth::require_user_id(&auth::session().await?).await?;
-            let current = db::users::editable_profile(&state::pool()?, me).await?;
-            Ok(ProfileFields {
-                username: current.username,
-                about_me: current.about_me.unwrap_or_default(),
-            })
-        }
-        .await,
-    )
-}
-
-#[server(prefix = "/api", endpoint = "edit_profile")]
-pub async fn edit_profile(username: String, about_me: String) -> Result<(), AppError> {
-    use crate::domain::{AboutMe, Username};
-    use crate::{auth, db, respond, state};
-    let result = async {
-        let me = auth::require_user_id(&auth::session().await?).await?;
-        let username = Username::parse(&username).map_err(AppError::BadRequest)?;
-        let about_me = AboutMe::parse(&about_me).map_err(AppError::BadRequest)?;
-        db::users::update_profile(&state::pool()?, me, &username, &about_me).await
-    }
-    .await;
-    respond::finish(
-        result,
-        |_| Some("Your changes have been saved.".into()),
-        None,
-    )
-    .await
-}
 
 #[component]
 pub fn EditProfilePage() -> impl IntoView {
-    let session = expect_context::<Session>();
+    let session = use_session();
     let action = session.edit_profile;
     let current = Resource::new(move || action.version().get(), |_| profile_form());
+    let notices = use_notices();
     Effect::new(move |_| {
-        if let Some(Ok(())) = action.value().get() {
-            expect_context::<crate::components::notice::Notices>()
-                .success("Your changes have been saved.".into());
+        if let Some(Ok(saved)) = action.value().get() {
+            notices.success(saved);
         }
     });
     view! {

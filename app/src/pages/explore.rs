@@ -9,14 +9,12 @@ pub async fn explore_posts(
     before: Option<String>,
     after: Option<String>,
 ) -> Result<Page<PostView>, AppError> {
-    use crate::{db, model::PAGE_SIZE, model::PageRequest, respond, state};
-    respond::with_status(
-        async {
-            let request = PageRequest::from_query(before.as_deref(), after.as_deref())?;
-            db::posts::explore(&state::pool()?, request, PAGE_SIZE).await
-        }
-        .await,
-    )
+    use crate::{api, db, model::PAGE_SIZE, model::PageRequest};
+    api::read("explore", async |request| {
+        let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
+        db::posts::explore(&request.pool, page, PAGE_SIZE).await
+    })
+    .await
 }
 
 #[component]

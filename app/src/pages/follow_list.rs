@@ -1,10 +1,10 @@
+use crate::components::params::username_param;
 use crate::components::post_list::{Pager, page_query};
 use crate::components::title::page_title;
 use crate::components::user_list::UserRow;
 use crate::domain::could_be_username;
 use crate::error::AppError;
 use crate::model::{Page, UserSummary};
-use crate::pages::profile::username_param;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -18,28 +18,18 @@ pub async fn follow_list(
     after: Option<String>,
 ) -> Result<Page<UserSummary>, AppError> {
     use crate::db::follows::Direction;
-    use crate::{auth, db, model::PAGE_SIZE, model::PageRequest, respond, state};
-    respond::with_status(
-        async {
-            let viewer = auth::signed_in_user_id(&auth::session().await?).await?;
-            let request = PageRequest::from_query(before.as_deref(), after.as_deref())?;
-            let direction = if followers {
-                Direction::Followers
-            } else {
-                Direction::Following
-            };
-            db::follows::list(
-                &state::pool()?,
-                viewer,
-                &username,
-                direction,
-                request,
-                PAGE_SIZE,
-            )
-            .await
-        }
-        .await,
-    )
+    use crate::{api, db, model::PAGE_SIZE, model::PageRequest};
+    api::read("follow_list", async |request| {
+        let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
+        let direction = if followers {
+            Direction::Followers
+        } else {
+            Direction::Following
+        };
+        let viewer = request.viewer().await?;
+        db::follows::list(&request.pool, viewer, &username, direction, page, PAGE_SIZE).await
+    })
+    .await
 }
 
 #[component]

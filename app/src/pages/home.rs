@@ -1,8 +1,9 @@
-use crate::app::Session;
+use crate::components::notice::use_notices;
 use crate::components::post_list::{PostList, page_query};
 use crate::domain::POST_MAX_CHARS;
 use crate::error::AppError;
 use crate::model::{Page, PostView};
+use crate::session::use_session;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,38 +15,32 @@ pub async fn home_feed(
     before: Option<String>,
     after: Option<String>,
 ) -> Result<Page<PostView>, AppError> {
-    use crate::{auth, db, model::PAGE_SIZE, model::PageRequest, respond, state};
-    respond::with_status(
-        async {
-            let me = auth::require_user_id(&auth::session().await?).await?;
-            let request = PageRequest::from_query(before.as_deref(), after.as_deref())?;
-            db::posts::followed_posts(&state::pool()?, me, request, PAGE_SIZE).await
-        }
-        .await,
-    )
+    use crate::{api, db, model::PAGE_SIZE, model::PageRequest};
+    api::read("home_feed", async |request| {
+        let me = request.me().await?;
+        let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
+        db::posts::followed_posts(&request.pool, me, page, PAGE_SIZE).await
+    })
+    .await
 }
 
+/// Publishes a post and answers with the message to show, with or without JavaScript.
 #[server(prefix = "/api", endpoint = "create_post")]
-pub async fn create_post(body: String) -> Result<(), AppError> {
-    use crate::{auth, db, domain::PostBody, respond, state};
-    let result = async {
-        let me = auth::require_user_id(&auth::session().await?).await?;
+pub async fn create_post(body: String) -> Result<String, AppError> {
+    use crate::{api, db, domain::PostBody};
+    let live = |message: &String| Some(message.clone());
+    api::change("create_post", live, Some("/".into()), async |request| {
+        let me = request.me().await?;
         let body = PostBody::parse(&body).map_err(AppError::BadRequest)?;
-        db::posts::create_post(&state::pool()?, me, &body).await?;
-        Ok(())
-    }
-    .await;
-    respond::finish(
-        result,
-        |_| Some("Your post is now live!".into()),
-        Some("/".into()),
-    )
+        db::posts::create_post(&request.pool, me, &body).await?;
+        Ok("Your post is now live!".to_string())
+    })
     .await
 }
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let session = expect_context::<Session>();
+    let session = use_session();
     view! {
         <Title text="Home" />
         <Suspense>
@@ -69,11 +64,13 @@ fn Home(username: String) -> impl IntoView {
         |((before, after), _)| home_feed(before, after),
     );
     let form = NodeRef::<leptos::html::Form>::new();
+    let notices = use_notices();
     Effect::new(move |_| {
-        if let Some(Ok(())) = create.value().get()
-            && let Some(form) = form.get()
-        {
-            form.reset();
+        if let Some(Ok(message)) = create.value().get() {
+            notices.success(message);
+            if let Some(form) = form.get() {
+                form.reset();
+            }
         }
     });
     let post_error = move || {

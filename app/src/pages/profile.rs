@@ -1,4 +1,5 @@
 use crate::components::follow_button::FollowButton;
+use crate::components::params::username_param;
 use crate::components::post_list::{PostList, page_query};
 use crate::components::title::{page_title, username_title};
 use crate::error::AppError;
@@ -6,18 +7,14 @@ use crate::model::{Page, PostView, Profile};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
 
 #[server(prefix = "/api", endpoint = "profile")]
 pub async fn get_profile(username: String) -> Result<Profile, AppError> {
-    use crate::{auth, db, respond, state};
-    respond::with_status(
-        async {
-            let viewer = auth::signed_in_user_id(&auth::session().await?).await?;
-            db::users::profile(&state::pool()?, viewer, &username).await
-        }
-        .await,
-    )
+    use crate::{api, db};
+    api::read("profile", async |request| {
+        db::users::profile(&request.pool, request.viewer().await?, &username).await
+    })
+    .await
 }
 
 #[server(prefix = "/api", endpoint = "user_posts")]
@@ -26,19 +23,12 @@ pub async fn get_user_posts(
     before: Option<String>,
     after: Option<String>,
 ) -> Result<Page<PostView>, AppError> {
-    use crate::{db, model::PAGE_SIZE, model::PageRequest, respond, state};
-    respond::with_status(
-        async {
-            let request = PageRequest::from_query(before.as_deref(), after.as_deref())?;
-            db::posts::user_posts(&state::pool()?, &username, request, PAGE_SIZE).await
-        }
-        .await,
-    )
-}
-
-pub fn username_param() -> Memo<String> {
-    let params = use_params_map();
-    Memo::new(move |_| params.read().get("username").unwrap_or_default())
+    use crate::{api, db, model::PAGE_SIZE, model::PageRequest};
+    api::read("user_posts", async |request| {
+        let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
+        db::posts::user_posts(&request.pool, &username, page, PAGE_SIZE).await
+    })
+    .await
 }
 
 #[component]

@@ -271,3 +271,20 @@ async fn pages_render_on_the_server_with_escaped_text_and_real_status_codes(pool
     .await;
     assert_eq!(health.status, StatusCode::OK);
 }
+
+#[sqlx::test(migrations = false)]
+async fn every_response_carries_its_request_id_and_posting_says_so_with_javascript(pool: PgPool) {
+    let router = migrated_app(&pool).await;
+    let cookie = register(&router, "john").await;
+    let page = get_page(&router, "/explore", None).await;
+    let id = page.headers.get("x-request-id").expect("a request id");
+    assert_eq!(id.len(), 36, "a UUID: {id:?}");
+    let other = get_page(&router, "/explore", None).await;
+    assert_ne!(other.headers.get("x-request-id"), Some(id), "one per request");
+
+    // The hydrated app hears the same outcome a plain form post gets as a flash.
+    let posted = call(&router, "/api/create_post", "body=hello", Some(&cookie)).await;
+    assert_eq!(posted.status, StatusCode::OK);
+    assert_eq!(posted.body, "\"Your post is now live!\"");
+    assert!(posted.headers.contains_key("x-request-id"));
+}

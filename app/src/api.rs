@@ -1,0 +1,92 @@
+//! The shape of every server function (server only): one call gets the request's context, the
+//! body says only what the function exists for, and one outcome path turns its result into a
+//! response (status, or redirect and message for a form posted without JavaScript). Each call
+//! runs in a tracing span naming the function and, once known, the signed-in user.
+//!
+//! ```ignore
+//! api::read("explore", async |request| {
+//!     db::posts::explore(&request.pool, page, PAGE_SIZE).await
+//! })
+//! .await
+//! ```
+
+use crate::error::AppError;
+use crate::{auth, respond, state};
+use sqlx::PgPool;
+use tower_sessions::Session;
+use tracing::Instrument;
+
+/// What a server function gets from its request.
+pub struct Request {
+    pub pool: PgPool,
+    pub session: Session,
+}
+
+impl Request {
+    async fn load() -> Result<Self, AppError> {
+        Ok(Request {
+            pool: state::pool()?,
+            session: auth::session().await?,
+        })
+    }
+
+    /// The signed-in user, if any. Read from the session only when asked for, so functions
+    /// that do not care cost no session lookup.
+    pub async fn viewer(&self) -> Result<Option<i64>, AppError> {
+        let viewer = auth::signed_in_user_id(&self.session).await?;
+        if let Some(id) = viewer {
+            tracing::Span::current().record("user_id", id);
+        }
+        Ok(viewer)
+    }
+
+    /// The signed-in user, or 401 "Please sign in to do that.".
+    pub async fn me(&self) -> Result<i64, AppError> {
+        self.viewer().await?.ok_or_else(AppError::sign_in_required)
+    }
+}
+
+fn span(name: &'static str) -> tracing::Span {
+    tracing::info_span!("server_fn", name, user_id = tracing::field::Empty)
+}
+
+/// 4xx are the person's to fix and logged quietly; a 5xx's cause was logged where it arose.
+fn log_failure<T>(result: &Result<T, AppError>) {
+    if let Err(error) = result {
+        match error.status_code() {
+            500.. => tracing::warn!(status = error.status_code(), %error, "failed"),
+            status => tracing::info!(status, %error, "refused"),
+        }
+    }
+}
+
+/// A server function that only reads: an error keeps its status code.
+pub async fn read<T>(
+    name: &'static str,
+    work: impl AsyncFnOnce(Request) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    async move {
+        let result = async { work(Request::load().await?).await }.await;
+        log_failure(&result);
+        respond::with_status(result)
+    }
+    .instrument(span(name))
+    .await
+}
+
+/// A server function that changes something. `message` is what to tell the person on success;
+/// `go_to` is where they go on success (default: back where they came from).
+pub async fn change<T>(
+    name: &'static str,
+    message: impl FnOnce(&T) -> Option<String>,
+    go_to: Option<String>,
+    work: impl AsyncFnOnce(Request) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    async move {
+        let result = async { work(Request::load().await?).await }.await;
+        log_failure(&result);
+        respond::finish(result, message, go_to).await
+    }
+    .instrument(span(name))
+    .await
+}
