@@ -280,7 +280,11 @@ async fn every_response_carries_its_request_id_and_posting_says_so_with_javascri
     let id = page.headers.get("x-request-id").expect("a request id");
     assert_eq!(id.len(), 36, "a UUID: {id:?}");
     let other = get_page(&router, "/explore", None).await;
-    assert_ne!(other.headers.get("x-request-id"), Some(id), "one per request");
+    assert_ne!(
+        other.headers.get("x-request-id"),
+        Some(id),
+        "one per request"
+    );
 
     // The hydrated app hears the same outcome a plain form post gets as a flash.
     let posted = call(&router, "/api/create_post", "body=hello", Some(&cookie)).await;

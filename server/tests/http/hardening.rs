@@ -426,3 +426,34 @@ async fn page_views_of_a_signed_in_person_write_the_session_at_most_once_a_day(p
         "30 days of inactivity allowed: {days_left}"
     );
 }
+
+/// Every statement the server runs has a time limit: one past it is cancelled by PostgreSQL and
+/// answered as "try again" (503), not left to hold a connection.
+#[tokio::test]
+async fn statements_past_their_time_limit_are_cancelled_and_answered_503() {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for the tests");
+    let limit = std::time::Duration::from_millis(200);
+    let pool = server::connect(&url, 1, Some(limit)).await.unwrap();
+    let started = std::time::Instant::now();
+    let error = sqlx::query("SELECT pg_sleep(10)")
+        .execute(&pool)
+        .await
+        .expect_err("cancelled");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "cancelled after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        error.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("57014"),
+        "{error}"
+    );
+    let answer = app::error::AppError::from(error);
+    assert_eq!(answer.status_code(), 503);
+    let unlimited = server::connect(&url, 1, None).await.unwrap();
+    sqlx::query("SELECT pg_sleep(0.3)")
+        .execute(&unlimited)
+        .await
+        .expect("the seed's connections have no limit");
+}
