@@ -1,6 +1,7 @@
 use crate::components::nav::NavBar;
 use crate::components::notice::{NoticeArea, provide_notices};
 use crate::components::title::full_title;
+use crate::model::Direction;
 use crate::pages::{
     edit_profile::EditProfilePage, explore::ExplorePage, follow_list::FollowListPage,
     home::HomePage, login::LoginPage, not_found::NotFoundPage, profile::ProfilePage,
@@ -55,12 +56,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/user/:username") view=ProfilePage ssr=SsrMode::Async />
                     <Route
                         path=path!("/user/:username/followers")
-                        view=|| view! { <FollowListPage followers=true /> }
+                        view=|| view! { <FollowListPage direction=Direction::Followers /> }
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=path!("/user/:username/following")
-                        view=|| view! { <FollowListPage followers=false /> }
+                        view=|| view! { <FollowListPage direction=Direction::Following /> }
                         ssr=SsrMode::Async
                     />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />

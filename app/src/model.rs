@@ -54,6 +54,15 @@ pub struct Profile {
     pub followed_by_me: Option<bool>,
 }
 
+/// Which side of a user's links a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    /// The users who follow them.
+    Followers,
+    /// The users they follow.
+    Following,
+}
+
 /// A one-time outcome message ("You are following susan!").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flash {

@@ -143,14 +143,7 @@ struct LinkedUser {
     followed_by_viewer: bool,
 }
 
-/// Which side of the links of a user a list shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// The users who follow them.
-    Followers,
-    /// The users they follow.
-    Following,
-}
+pub use crate::model::Direction;
 
 /// A user's followers or followings, newest link first, as `viewer` sees them.
 pub async fn list(
@@ -163,11 +156,10 @@ pub async fn list(
 ) -> Result<Page<UserSummary>, AppError> {
     let owner = crate::db::users::id_by_username(pool, username).await?;
     let (at, id, walking_newer) = page_bound(request);
-    let followers = direction == Direction::Followers;
     let limit = page_size + 1;
     // Four spelled-out queries rather than one with CASEs: each must match its index exactly.
-    let rows = match (followers, walking_newer) {
-        (true, false) => {
+    let rows = match (direction, walking_newer) {
+        (Direction::Followers, false) => {
             sqlx::query_as!(
                 LinkedUser,
                 r#"
@@ -184,7 +176,7 @@ pub async fn list(
             .fetch_all(pool)
             .await?
         }
-        (true, true) => {
+        (Direction::Followers, true) => {
             sqlx::query_as!(
                 LinkedUser,
                 r#"
@@ -201,7 +193,7 @@ pub async fn list(
             .fetch_all(pool)
             .await?
         }
-        (false, false) => {
+        (Direction::Following, false) => {
             sqlx::query_as!(
                 LinkedUser,
                 r#"
@@ -218,7 +210,7 @@ pub async fn list(
             .fetch_all(pool)
             .await?
         }
-        (false, true) => {
+        (Direction::Following, true) => {
             sqlx::query_as!(
                 LinkedUser,
                 r#"

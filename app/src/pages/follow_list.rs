@@ -4,28 +4,22 @@ use crate::components::title::page_title;
 use crate::components::user_list::UserRow;
 use crate::domain::could_be_username;
 use crate::error::AppError;
-use crate::model::{Page, UserSummary};
+use crate::model::{Direction, Page, UserSummary};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-/// A user's followers (`followers = true`) or the users they follow, newest link first.
+/// A user's followers or the users they follow, newest link first.
 #[server(prefix = "/api", endpoint = "follow_list")]
 pub async fn follow_list(
     username: String,
-    followers: bool,
+    direction: Direction,
     before: Option<String>,
     after: Option<String>,
 ) -> Result<Page<UserSummary>, AppError> {
-    use crate::db::follows::Direction;
     use crate::{api, db, model::PAGE_SIZE, model::PageRequest};
     api::read("follow_list", async |request| {
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
-        let direction = if followers {
-            Direction::Followers
-        } else {
-            Direction::Following
-        };
         let viewer = request.viewer().await?;
         db::follows::list(&request.pool, viewer, &username, direction, page, PAGE_SIZE).await
     })
@@ -33,18 +27,20 @@ pub async fn follow_list(
 }
 
 #[component]
-pub fn FollowListPage(followers: bool) -> impl IntoView {
+pub fn FollowListPage(direction: Direction) -> impl IntoView {
     let username = username_param();
     let query = page_query();
     let list = Resource::new(
         move || (username.get(), query.get()),
-        move |(name, (before, after))| follow_list(name, followers, before, after),
+        move |(name, (before, after))| follow_list(name, direction, before, after),
     );
     // A name no account can have (markup from a crafted link, say) is never shown.
     let shown_name = move || Some(username.get()).filter(|name| could_be_username(name));
     let heading = move || match shown_name() {
-        Some(name) if followers => format!("Followers of {name}"),
-        Some(name) => format!("Followed by {name}"),
+        Some(name) => match direction {
+            Direction::Followers => format!("Followers of {name}"),
+            Direction::Following => format!("Followed by {name}"),
+        },
         None => "Not found".to_string(),
     };
     view! {

@@ -96,7 +96,7 @@ fn cases(existing_user: &str) -> Vec<Case> {
         );
         add(
             "/api/follow_list",
-            format!("username={value}&followers=true"),
+            format!("username={value}&direction=Followers"),
             &format!("follow_list {shown}"),
         );
         // A value that is a fine username would rightly be accepted by these two.
@@ -128,7 +128,7 @@ fn cases(existing_user: &str) -> Vec<Case> {
             );
             add(
                 "/api/follow_list",
-                format!("username={existing_user}&followers={value}"),
+                format!("username={existing_user}&direction={value}"),
                 &format!("follow_list flag {shown}"),
             );
             add(

@@ -150,7 +150,7 @@ async fn cursors_outside_the_calendar_are_a_400(pool: PgPool) {
                 ("/api/explore", ""),
                 ("/api/home_feed", ""),
                 ("/api/user_posts", "username=john&"),
-                ("/api/follow_list", "username=john&followers=true&"),
+                ("/api/follow_list", "username=john&direction=Following&"),
             ] {
                 let reply = call(
                     &router,
