@@ -95,14 +95,11 @@ impl SignInThrottle {
     }
 
     fn forget_stale_keys(&self) {
-        for limiter_len in [self.per_address.len(), self.per_account.len()] {
-            if limiter_len > FORGET_STALE_KEYS_ABOVE {
-                self.per_address.retain_recent();
-                self.per_account.retain_recent();
-                self.per_address.shrink_to_fit();
-                self.per_account.shrink_to_fit();
-                return;
-            }
+        if self.per_address.len() + self.per_account.len() > FORGET_STALE_KEYS_ABOVE {
+            self.per_address.retain_recent();
+            self.per_account.retain_recent();
+            self.per_address.shrink_to_fit();
+            self.per_account.shrink_to_fit();
         }
     }
 }

@@ -57,17 +57,7 @@ pub async fn connect(
     max_connections: u32,
     statement_timeout: Option<Duration>,
 ) -> Result<PgPool, sqlx::Error> {
-    let options = PgConnectOptions::from_str(database_url)?;
-    connect_with(options, max_connections, statement_timeout).await
-}
-
-/// `connect`, from options rather than a URL (tests get theirs from `#[sqlx::test]`).
-pub async fn connect_with(
-    options: PgConnectOptions,
-    max_connections: u32,
-    statement_timeout: Option<Duration>,
-) -> Result<PgPool, sqlx::Error> {
-    let mut options = options.options(SESSION_SETTINGS);
+    let mut options = PgConnectOptions::from_str(database_url)?.options(SESSION_SETTINGS);
     if let Some(timeout) = statement_timeout {
         let millis = timeout.as_millis().to_string();
         options = options.options([
@@ -159,6 +149,14 @@ pub fn router(state: AppState, secure_cookies: bool, limits: RequestLimits) -> R
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(request_log())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // SetRequestIdLayer keeps an id the client sent: anyone could then choose the id their
+        // request is logged under, or reuse someone else's. Ours are always minted here.
+        .layer(axum::middleware::map_request(
+            |mut request: axum::extract::Request| async move {
+                request.headers_mut().remove("x-request-id");
+                request
+            },
+        ))
         .with_state(state)
 }
 

@@ -170,15 +170,12 @@ async fn a_plain_form_post_is_answered_with_303_back_to_its_page(pool: PgPool) {
     let router = migrated_app(&pool).await;
     let cookie = register(&router, "john").await;
     register(&router, "susan").await;
-    let request = Request::post("/api/follow")
-        .header(header::HOST, "127.0.0.1:3000")
-        .header(header::ORIGIN, SITE)
-        .header(header::REFERER, format!("{SITE}/user/susan"))
-        .header(header::ACCEPT, "text/html,application/xhtml+xml")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::COOKIE, &cookie)
-        .body(Body::from("username=susan"))
-        .unwrap();
+    let request = plain_form_post(
+        "/api/follow",
+        "/user/susan",
+        Some(&cookie),
+        "username=susan",
+    );
     let reply = send(&router, request).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert_eq!(reply.headers.get(header::LOCATION).unwrap(), "/user/susan");
@@ -285,6 +282,18 @@ async fn every_response_carries_its_request_id_and_posting_says_so_with_javascri
         Some(id),
         "one per request"
     );
+    // An id the client sends is not taken: it could pose as another request in the log.
+    let chosen = send(
+        &router,
+        Request::get("/explore")
+            .header("x-request-id", "chosen-by-the-client")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let minted = chosen.headers.get("x-request-id").expect("a request id");
+    assert_ne!(minted, "chosen-by-the-client");
+    assert_eq!(minted.len(), 36);
 
     // The hydrated app hears the same outcome a plain form post gets as a flash.
     let posted = call(&router, "/api/create_post", "body=hello", Some(&cookie)).await;

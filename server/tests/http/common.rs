@@ -52,12 +52,23 @@ pub struct Reply {
 
 impl Reply {
     pub fn session_cookie(&self) -> Option<String> {
+        self.cookie("microblog_session")
+    }
+
+    /// The `name=value` part of the `Set-Cookie` header for cookie `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookie_header(name)
+            .map(|value| value.split(';').next().unwrap().to_owned())
+    }
+
+    /// The whole `Set-Cookie` header for cookie `name`, attributes included.
+    pub fn set_cookie_header(&self, name: &str) -> Option<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
-            .find(|value| value.starts_with("microblog_session="))
-            .map(|value| value.split(';').next().unwrap().to_owned())
+            .find(|value| value.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
     }
 }
 
@@ -72,6 +83,25 @@ pub fn form_post(path: &str, cookie: Option<&str>) -> axum::http::request::Build
         request = request.header(header::COOKIE, cookie);
     }
     request
+}
+
+/// A form POST the way a browser sends it without JavaScript, from the page at `from_path`.
+pub fn plain_form_post(
+    path: &str,
+    from_path: &str,
+    cookie: Option<&str>,
+    form: &str,
+) -> Request<Body> {
+    let mut request = Request::post(path)
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, SITE)
+        .header(header::REFERER, format!("{SITE}{from_path}"))
+        .header(header::ACCEPT, "text/html,application/xhtml+xml")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request.body(Body::from(form.to_owned())).unwrap()
 }
 
 pub async fn send(router: &Router, request: Request<Body>) -> Reply {

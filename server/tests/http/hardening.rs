@@ -351,24 +351,16 @@ async fn errors_shown_to_signed_out_visitors_create_no_session(pool: PgPool) {
     let before = sessions(&pool).await;
     let mut flash_cookie = None;
     for _ in 0..20 {
-        let request = Request::post("/api/login")
-            .header(header::HOST, "127.0.0.1:3000")
-            .header(header::ORIGIN, SITE)
-            .header(header::REFERER, format!("{SITE}/login"))
-            .header(header::ACCEPT, "text/html")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from("username=ghost&password=wrong+password"))
-            .unwrap();
+        let request = plain_form_post(
+            "/api/login",
+            "/login",
+            None,
+            "username=ghost&password=wrong+password",
+        );
         let reply = send(&router, request).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
         assert!(reply.session_cookie().is_none(), "no session for a visitor");
-        flash_cookie = reply
-            .headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .find(|value| value.starts_with("microblog_flash="))
-            .map(|value| value.split(';').next().unwrap().to_owned());
+        flash_cookie = reply.cookie("microblog_flash");
     }
     assert_eq!(
         sessions(&pool).await,
@@ -384,12 +376,12 @@ async fn errors_shown_to_signed_out_visitors_create_no_session(pool: PgPool) {
         "shown after the redirect"
     );
     let cleared = page
-        .headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(|value| value.starts_with("microblog_flash=;") && value.contains("Max-Age=0"));
-    assert!(cleared, "the message is removed once shown");
+        .set_cookie_header("microblog_flash")
+        .unwrap_or_default();
+    assert!(
+        cleared.starts_with("microblog_flash=;") && cleared.contains("Max-Age=0"),
+        "the message is removed once shown: {cleared:?}"
+    );
     let plain = get_page(&router, "/login", None).await;
     assert!(!plain.body.contains("Invalid username or password."));
     assert!(
