@@ -31,7 +31,7 @@ bench:
 sqlx-prepare:
 	@rm -rf .sqlx && mkdir .sqlx
 	@touch app/src/lib.rs
-	@DATABASE_URL=$$(scripts/schema-db.sh) SQLX_OFFLINE=false SQLX_OFFLINE_DIR=$(CURDIR)/.sqlx cargo build -p server
+	@DATABASE_URL=$$(scripts/schema-db.sh) SQLX_OFFLINE=false SQLX_OFFLINE_DIR=$(CURDIR)/.sqlx cargo build -p server --features bench
 	@echo "refreshed $$(ls .sqlx | wc -l) query files in .sqlx/"
 
 db-start:

@@ -40,12 +40,16 @@ fi
 
 echo ">> Release build"
 scripts/build-release.sh >/dev/null
+# The seeder and the feed benchmark are a binary of their own, built with the `bench` feature,
+# so the server that is measured (and served) does not contain them.
+echo ">> Bench tools build"
+cargo build --release --quiet -p server --features bench --bin bench-tools
 
 echo ">> Seeding $USERS users × $POSTS posts, $FOLLOWS follows each, $HEAVY heavy readers following $HEAVY_FOLLOWS"
 if [ "${BENCH_REUSE_DB:-0}" = 1 ]; then
   seed_report="(data set reused from the previous run)"
 else
-  seed_report=$(DATABASE_URL=$DB RUST_LOG=error target/release/server seed --scale --users "$USERS" --posts-per-user "$POSTS" \
+  seed_report=$(DATABASE_URL=$DB RUST_LOG=error target/release/bench-tools seed-scale --users "$USERS" --posts-per-user "$POSTS" \
     --follows-per-user "$FOLLOWS" --heavy "$HEAVY" --heavy-follows "$HEAVY_FOLLOWS")
 fi
 echo "$seed_report"
@@ -54,7 +58,7 @@ counts=$(psql "$DB" -tAc "SELECT (SELECT count(*) FROM users) || ' users, ' || (
 visible=$(psql "$DB" -tAc "SELECT string_agg(relname || ' ' || round(100.0 * relallvisible / greatest(relpages, 1)) || ' %', ', ' ORDER BY relname) FROM pg_class WHERE relname IN ('users', 'posts', 'followers')")
 
 echo ">> Feed query latency"
-DATABASE_URL=$DB target/release/server bench-feed --typical "bench$HEAVY" --heavy bench0 \
+DATABASE_URL=$DB target/release/bench-tools bench-feed --typical "bench$HEAVY" --heavy bench0 \
   --runs "$RUNS" --baseline-runs "${BENCH_BASELINE_RUNS:-100}" --explain "$OUT/explain.txt" | tee "$OUT/feed.md"
 
 echo ">> HTTP load"
@@ -233,14 +237,14 @@ size_row() {
   echo
   echo "## Data set"
   echo
-  echo "\`server seed --scale --users $USERS --posts-per-user $POSTS --follows-per-user $FOLLOWS --heavy $HEAVY --heavy-follows $HEAVY_FOLLOWS\`:"
+  echo "\`bench-tools seed-scale --users $USERS --posts-per-user $POSTS --follows-per-user $FOLLOWS --heavy $HEAVY --heavy-follows $HEAVY_FOLLOWS\`:"
   echo "$counts. $seed_report."
   echo "Pages marked all-visible after seeding (what lets index-only scans skip the table): $visible."
   echo
   echo "## 1. Feed query latency"
   echo
   echo "Typical reader: \`bench$HEAVY\`; heavy reader: \`bench0\` (follows $HEAVY_FOLLOWS). Measured in-process"
-  echo "through the app's own query functions (\`server bench-feed\`, server/src/feed_bench.rs), warm cache."
+  echo "through the app's own query functions (\`bench-tools bench-feed\`, server/src/bench_tools/feed.rs), warm cache."
   echo
   cat "$OUT/feed.md"
   echo

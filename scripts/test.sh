@@ -40,7 +40,7 @@ finish() {
 
 check "cargo fmt --check" cargo fmt --all -- --check
 check "shellcheck scripts/" shellcheck scripts/*.sh .ci/run
-check "clippy (server, tests)" cargo clippy -p app -p server --all-targets -- -D warnings
+check "clippy (server, tests, bench tools)" cargo clippy -p app -p server --all-targets --features server/bench -- -D warnings
 check "clippy (wasm)" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 # The Rust tests: #[sqlx::test] makes a fresh database per test on this server.

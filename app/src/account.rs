@@ -25,7 +25,8 @@ pub async fn login(
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::{api, auth, db, domain::safe_next_path, state};
+    use crate::domain::{Username, safe_next_path};
+    use crate::{api, auth, db, state};
     let go_to = Some(safe_next_path(next.as_deref()));
     api::change(
         "login",
@@ -36,7 +37,11 @@ pub async fn login(
             let throttle = state::sign_in_throttle()?;
             throttle.attempt_from(state::client_address())?;
             throttle.attempt_on_account(username.trim())?;
-            let credentials = db::users::credentials(&request.pool, username.trim()).await?;
+            // A name no account can have is checked like any unknown name: same answer, same time.
+            let credentials = match Username::parse(&username) {
+                Ok(username) => db::users::credentials(&request.pool, &username).await?,
+                Err(_) => None,
+            };
             let (user_id, stored_hash) = match credentials {
                 Some(found) => (Some(found.id), Some(found.password_hash)),
                 None => (None, None),
@@ -53,42 +58,59 @@ pub async fn login(
     .await
 }
 
-/// Creates an account and signs it in.
+/// Where registering leads, and where signing out does: their messages are shown there.
+pub const AFTER_REGISTER: &str = "/";
+pub const AFTER_LOGOUT: &str = "/login";
+
+/// Creates an account and signs it in. Answers with the welcome to show on the home page.
 #[server(prefix = "/api", endpoint = "register")]
 pub async fn register(
     username: String,
     email: String,
     password: String,
     password2: String,
-) -> Result<(), AppError> {
+) -> Result<String, AppError> {
     use crate::domain::{Email, Password, Username};
     use crate::{api, auth, db, state};
-    let welcome = |_: &()| Some("Congratulations, you are now a registered user!".into());
-    api::change("register", welcome, Some("/".into()), async |request| {
-        let username = Username::parse(&username).map_err(AppError::BadRequest)?;
-        let email = Email::parse(&email).map_err(AppError::BadRequest)?;
-        let password = Password::parse(&password).map_err(AppError::BadRequest)?;
-        if password.expose() != password2 {
-            return Err(AppError::BadRequest(
-                "The two passwords do not match.".into(),
-            ));
-        }
-        state::sign_in_throttle()?.attempt_from(state::client_address())?;
-        let hash = auth::hash_password(password).await?;
-        let id = db::users::create_user(&request.pool, &username, &email, &hash).await?;
-        auth::sign_in(&request.session, id).await
-    })
+    let welcome = |message: &String| Some(message.clone());
+    api::change(
+        "register",
+        welcome,
+        Some(AFTER_REGISTER.into()),
+        async |request| {
+            let username = Username::parse(&username).map_err(AppError::BadRequest)?;
+            let email = Email::parse(&email).map_err(AppError::BadRequest)?;
+            let password = Password::parse(&password).map_err(AppError::BadRequest)?;
+            if password.expose() != password2 {
+                return Err(AppError::BadRequest(
+                    "The two passwords do not match.".into(),
+                ));
+            }
+            state::sign_in_throttle()?.attempt_from(state::client_address())?;
+            let hash = auth::hash_password(password).await?;
+            let id = db::users::create_user(&request.pool, &username, &email, &hash).await?;
+            auth::sign_in(&request.session, id).await?;
+            Ok("Congratulations, you are now a registered user!".to_string())
+        },
+    )
     .await
 }
 
-/// Signs out: the session record is deleted, so the cookie is worthless afterwards.
+/// Signs out: the session record is deleted, so the cookie is worthless afterwards. Answers
+/// with the goodbye to show on the sign-in page.
 #[server(prefix = "/api", endpoint = "logout")]
-pub async fn logout() -> Result<(), AppError> {
+pub async fn logout() -> Result<String, AppError> {
     use crate::{api, auth};
-    let goodbye = |_: &()| Some("You have signed out.".into());
-    api::change("logout", goodbye, Some("/login".into()), async |request| {
-        auth::sign_out(&request.session).await
-    })
+    let goodbye = |message: &String| Some(message.clone());
+    api::change(
+        "logout",
+        goodbye,
+        Some(AFTER_LOGOUT.into()),
+        async |request| {
+            auth::sign_out(&request.session).await?;
+            Ok("You have signed out.".to_string())
+        },
+    )
     .await
 }
 

@@ -10,7 +10,9 @@
 //! .await
 //! ```
 
+use crate::domain::Username;
 use crate::error::AppError;
+use crate::model::UserId;
 use crate::{auth, respond, state};
 use sqlx::PgPool;
 use tower_sessions::Session;
@@ -32,18 +34,24 @@ impl Request {
 
     /// The signed-in user, if any. Read from the session only when asked for, so functions
     /// that do not care cost no session lookup.
-    pub async fn viewer(&self) -> Result<Option<i64>, AppError> {
+    pub async fn viewer(&self) -> Result<Option<UserId>, AppError> {
         let viewer = auth::signed_in_user_id(&self.session).await?;
         if let Some(id) = viewer {
-            tracing::Span::current().record("user_id", id);
+            tracing::Span::current().record("user_id", id.get());
         }
         Ok(viewer)
     }
 
     /// The signed-in user, or 401 "Please sign in to do that.".
-    pub async fn me(&self) -> Result<i64, AppError> {
+    pub async fn me(&self) -> Result<UserId, AppError> {
         self.viewer().await?.ok_or_else(AppError::sign_in_required)
     }
+}
+
+/// A username as it arrives in a URL or a form field naming someone: parsed once, here. A name
+/// no account can have is simply not found.
+pub fn existing_username(text: &str) -> Result<Username, AppError> {
+    Username::parse(text).map_err(|_| AppError::user_not_found(text))
 }
 
 fn span(name: &'static str) -> tracing::Span {

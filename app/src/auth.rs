@@ -5,6 +5,7 @@
 
 use crate::domain::Password;
 use crate::error::AppError;
+use crate::model::UserId;
 use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
@@ -116,9 +117,9 @@ pub async fn session() -> Result<Session, AppError> {
 /// without a write, and page views write nothing, so once a day a signed-in request records the
 /// day, which makes tower-sessions save the session with a fresh expiry and resend the cookie.
 /// One write a day per active person, rather than one per request.
-pub async fn signed_in_user_id(session: &Session) -> Result<Option<i64>, AppError> {
+pub async fn signed_in_user_id(session: &Session) -> Result<Option<UserId>, AppError> {
     let Some(user_id) = session
-        .get::<i64>(USER_ID_KEY)
+        .get::<UserId>(USER_ID_KEY)
         .await
         .map_err(session_error)?
     else {
@@ -143,7 +144,7 @@ fn days_since_epoch() -> i64 {
 }
 
 /// Starts a signed-in session under a new id, so an id planted before sign-in is worthless.
-pub async fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
+pub async fn sign_in(session: &Session, user_id: UserId) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
     session
         .insert(RENEWED_ON_DAY_KEY, days_since_epoch())
@@ -204,7 +205,7 @@ mod tests {
         use tower_sessions::MemoryStore;
         let store = Arc::new(MemoryStore::default());
         let session = Session::new(None, store.clone(), None);
-        session.insert(USER_ID_KEY, 7i64).await.unwrap();
+        session.insert(USER_ID_KEY, UserId::new(7)).await.unwrap();
         session
             .insert(RENEWED_ON_DAY_KEY, days_since_epoch() - 3)
             .await
@@ -213,7 +214,10 @@ mod tests {
         let id = session.id().unwrap();
 
         let three_days_later = Session::new(Some(id), store.clone(), None);
-        assert_eq!(signed_in_user_id(&three_days_later).await, Ok(Some(7)));
+        assert_eq!(
+            signed_in_user_id(&three_days_later).await,
+            Ok(Some(UserId::new(7)))
+        );
         assert!(
             three_days_later.is_modified(),
             "renewed, so its expiry moves"
@@ -221,7 +225,7 @@ mod tests {
         three_days_later.save().await.unwrap();
 
         let same_day = Session::new(Some(id), store, None);
-        assert_eq!(signed_in_user_id(&same_day).await, Ok(Some(7)));
+        assert_eq!(signed_in_user_id(&same_day).await, Ok(Some(UserId::new(7))));
         assert!(
             !same_day.is_modified(),
             "one write a day, not one a request"

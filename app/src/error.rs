@@ -39,6 +39,27 @@ impl AppError {
         AppError::Unauthorized("Please sign in to do that.".into())
     }
 
+    /// The signed-in account was deleted while its session lived on.
+    pub fn account_gone() -> Self {
+        AppError::Unauthorized("Your account no longer exists.".into())
+    }
+
+    pub fn cannot_follow_self() -> Self {
+        AppError::BadRequest("You cannot follow yourself!".into())
+    }
+
+    pub fn cannot_unfollow_self() -> Self {
+        AppError::BadRequest("You cannot unfollow yourself!".into())
+    }
+
+    pub fn username_taken() -> Self {
+        AppError::Conflict("That username is taken. Please use a different one.".into())
+    }
+
+    pub fn email_registered() -> Self {
+        AppError::Conflict("That email address is already registered.".into())
+    }
+
     /// A name no account can have (markup from a crafted link, say) is not repeated back.
     pub fn user_not_found(username: &str) -> Self {
         if crate::domain::could_be_username(username) {

@@ -8,9 +8,33 @@ use std::str::FromStr;
 
 pub const PAGE_SIZE: i64 = 20;
 
+/// The id of an account. Its own type, so a post id or a count can never be passed where a
+/// user is meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
+pub struct UserId(i64);
+
+impl UserId {
+    pub const fn new(id: i64) -> Self {
+        UserId(id)
+    }
+
+    /// The number itself, for a query's bind parameter.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrentUser {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
 }
 
@@ -78,7 +102,17 @@ pub struct FollowState {
     pub following: bool,
     pub followers_count: i64,
     pub following_count: i64,
-    pub message: String,
+}
+
+impl FollowState {
+    /// What the person is told after the change.
+    pub fn message(&self) -> String {
+        if self.following {
+            format!("You are following {}!", self.username)
+        } else {
+            format!("You are not following {}.", self.username)
+        }
+    }
 }
 
 /// One page of a keyset-paginated list, with the cursors of its neighbours.

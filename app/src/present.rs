@@ -32,18 +32,37 @@ pub fn cursor_of(at: OffsetDateTime, id: i64) -> Cursor {
     }
 }
 
-/// The (time, id) bound a page request starts from, and whether it walks towards newer rows.
-/// The first page starts after the newest possible row.
-pub fn page_bound(request: PageRequest) -> (OffsetDateTime, i64, bool) {
-    let far_future = datetime!(9999-01-01 0:00 UTC);
-    let at = |cursor: Cursor| {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(cursor.micros) * 1_000)
-            .unwrap_or(far_future)
-    };
-    match request {
-        PageRequest::First => (far_future, i64::MAX, false),
-        PageRequest::OlderThan(cursor) => (at(cursor), cursor.id, false),
-        PageRequest::NewerThan(cursor) => (at(cursor), cursor.id, true),
+/// Which way a page query walks from its bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// Newest first, past rows older than the bound: the first page and every "older" page.
+    TowardsOlder,
+    /// Oldest first, past rows newer than the bound: a "newer" page, reversed before showing.
+    TowardsNewer,
+}
+
+/// Where a page query starts: the (time, id) bound and the way it walks from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageBound {
+    pub at: OffsetDateTime,
+    pub id: i64,
+    pub walk: Walk,
+}
+
+impl PageBound {
+    /// The first page starts after the newest possible row.
+    pub fn of(request: PageRequest) -> Self {
+        let far_future = datetime!(9999-01-01 0:00 UTC);
+        let at = |cursor: Cursor| {
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(cursor.micros) * 1_000)
+                .unwrap_or(far_future)
+        };
+        let (at, id, walk) = match request {
+            PageRequest::First => (far_future, i64::MAX, Walk::TowardsOlder),
+            PageRequest::OlderThan(cursor) => (at(cursor), cursor.id, Walk::TowardsOlder),
+            PageRequest::NewerThan(cursor) => (at(cursor), cursor.id, Walk::TowardsNewer),
+        };
+        PageBound { at, id, walk }
     }
 }
 

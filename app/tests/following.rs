@@ -2,10 +2,13 @@
 
 mod common;
 
-use app::db::{follows, posts, users};
+use app::db::{follows, posts, tutorial, users};
 use app::error::AppError;
-use app::model::{PageRequest, PostView};
-use common::{link_rows, post_at, post_newest, user, users_with_wrong_counters};
+use app::model::{Direction, PageRequest, PostView, UserId};
+use common::{
+    counts, delete_user, is_following, link_rows, name, post_at, post_newest, user,
+    users_with_wrong_counters,
+};
 use sqlx::PgPool;
 
 fn bodies(posts: &[PostView]) -> Vec<&str> {
@@ -13,7 +16,7 @@ fn bodies(posts: &[PostView]) -> Vec<&str> {
 }
 
 /// The first page of `me`'s feed, checking that both of the query's plans agree on it.
-async fn feed(pool: &PgPool, me: i64) -> Vec<String> {
+async fn feed(pool: &PgPool, me: UserId) -> Vec<String> {
     let bodies_with = |follows_many_from| async move {
         posts::followed_posts_switching_at(pool, me, PageRequest::First, 20, follows_many_from)
             .await
@@ -40,10 +43,10 @@ async fn the_canonical_scenario_gives_each_user_the_feed_of_whom_they_follow(poo
     post_at(&pool, mary, "post from mary", 3).await;
     post_at(&pool, david, "post from david", 2).await;
 
-    follows::follow(&pool, john, "susan").await.unwrap();
-    follows::follow(&pool, john, "david").await.unwrap();
-    follows::follow(&pool, susan, "mary").await.unwrap();
-    follows::follow(&pool, mary, "david").await.unwrap();
+    follows::follow(&pool, john, &name("susan")).await.unwrap();
+    follows::follow(&pool, john, &name("david")).await.unwrap();
+    follows::follow(&pool, susan, &name("mary")).await.unwrap();
+    follows::follow(&pool, mary, &name("david")).await.unwrap();
 
     assert_eq!(
         feed(&pool, john).await,
@@ -66,9 +69,7 @@ async fn the_canonical_scenario_gives_each_user_the_feed_of_whom_they_follow(poo
         (mary, "mary"),
         (david, "david"),
     ] {
-        let baseline = posts::followed_posts_tutorial_baseline(&pool, me, 1, 20)
-            .await
-            .unwrap();
+        let baseline = tutorial::followed_posts(&pool, me, 1, 20).await.unwrap();
         assert_eq!(
             bodies(&baseline),
             feed(&pool, me).await,
@@ -82,31 +83,31 @@ async fn counts_follow_a_follow_and_an_unfollow(pool: PgPool) {
     let john = user(&pool, "john").await;
     let susan = user(&pool, "susan").await;
     for id in [john, susan] {
-        let counts = follows::counts(&pool, id).await.unwrap();
+        let counts = counts(&pool, id).await;
         assert_eq!(
             (counts.followers, counts.following),
             (0, 0),
             "new users follow nobody"
         );
     }
-    assert!(!follows::is_following(&pool, john, susan).await.unwrap());
+    assert!(!is_following(&pool, john, susan).await);
 
-    let state = follows::follow(&pool, john, "susan").await.unwrap();
+    let state = follows::follow(&pool, john, &name("susan")).await.unwrap();
     assert!(state.following);
-    assert_eq!(state.message, "You are following susan!");
+    assert_eq!(state.message(), "You are following susan!");
     assert_eq!(
         state.followers_count, 1,
         "the result carries susan's new count"
     );
-    assert!(follows::is_following(&pool, john, susan).await.unwrap());
-    assert!(!follows::is_following(&pool, susan, john).await.unwrap());
-    assert_eq!(follows::counts(&pool, john).await.unwrap().following, 1);
-    assert_eq!(follows::counts(&pool, susan).await.unwrap().followers, 1);
+    assert!(is_following(&pool, john, susan).await);
+    assert!(!is_following(&pool, susan, john).await);
+    assert_eq!(counts(&pool, john).await.following, 1);
+    assert_eq!(counts(&pool, susan).await.followers, 1);
     let following = follows::list(
         &pool,
         None,
-        "john",
-        follows::Direction::Following,
+        &name("john"),
+        Direction::Following,
         PageRequest::First,
         20,
     )
@@ -123,8 +124,8 @@ async fn counts_follow_a_follow_and_an_unfollow(pool: PgPool) {
     let followers = follows::list(
         &pool,
         None,
-        "susan",
-        follows::Direction::Followers,
+        &name("susan"),
+        Direction::Followers,
         PageRequest::First,
         20,
     )
@@ -139,20 +140,22 @@ async fn counts_follow_a_follow_and_an_unfollow(pool: PgPool) {
         ["john"]
     );
 
-    let state = follows::unfollow(&pool, john, "susan").await.unwrap();
+    let state = follows::unfollow(&pool, john, &name("susan"))
+        .await
+        .unwrap();
     assert!(!state.following);
-    assert_eq!(state.message, "You are not following susan.");
+    assert_eq!(state.message(), "You are not following susan.");
     assert_eq!(state.followers_count, 0);
-    assert_eq!(follows::counts(&pool, john).await.unwrap().following, 0);
-    assert_eq!(follows::counts(&pool, susan).await.unwrap().followers, 0);
+    assert_eq!(counts(&pool, john).await.following, 0);
+    assert_eq!(counts(&pool, susan).await.followers, 0);
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn following_twice_leaves_one_link(pool: PgPool) {
     let john = user(&pool, "john").await;
     user(&pool, "susan").await;
-    follows::follow(&pool, john, "susan").await.unwrap();
-    let again = follows::follow(&pool, john, "SUSAN").await.unwrap();
+    follows::follow(&pool, john, &name("susan")).await.unwrap();
+    let again = follows::follow(&pool, john, &name("SUSAN")).await.unwrap();
     assert_eq!(link_rows(&pool).await, 1);
     assert_eq!(again.followers_count, 1);
     assert!(users_with_wrong_counters(&pool).await.is_empty());
@@ -163,8 +166,8 @@ async fn unfollowing_someone_not_followed_changes_nothing(pool: PgPool) {
     let john = user(&pool, "john").await;
     let susan = user(&pool, "susan").await;
     user(&pool, "mary").await;
-    follows::follow(&pool, susan, "mary").await.unwrap();
-    let state = follows::unfollow(&pool, john, "mary").await.unwrap();
+    follows::follow(&pool, susan, &name("mary")).await.unwrap();
+    let state = follows::unfollow(&pool, john, &name("mary")).await.unwrap();
     assert!(!state.following);
     assert_eq!(state.followers_count, 1, "susan still follows mary");
     assert_eq!(link_rows(&pool).await, 1);
@@ -175,11 +178,11 @@ async fn unfollowing_someone_not_followed_changes_nothing(pool: PgPool) {
 async fn nobody_can_follow_themselves_not_even_bypassing_the_application(pool: PgPool) {
     let john = user(&pool, "john").await;
     assert_eq!(
-        follows::follow(&pool, john, "john").await,
+        follows::follow(&pool, john, &name("john")).await,
         Err(AppError::BadRequest("You cannot follow yourself!".into()))
     );
     assert_eq!(
-        follows::unfollow(&pool, john, "john").await,
+        follows::unfollow(&pool, john, &name("john")).await,
         Err(AppError::BadRequest("You cannot unfollow yourself!".into()))
     );
     let raw = sqlx::query("INSERT INTO followers (follower_id, followed_id) VALUES ($1, $1)")
@@ -199,19 +202,25 @@ async fn unknown_users_are_not_found(pool: PgPool) {
     let john = user(&pool, "john").await;
     let not_found: Result<(), AppError> = Err(AppError::NotFound("User ghost not found.".into()));
     assert_eq!(
-        follows::follow(&pool, john, "ghost").await.map(|_| ()),
+        follows::follow(&pool, john, &name("ghost"))
+            .await
+            .map(|_| ()),
         not_found
     );
     assert_eq!(
-        follows::unfollow(&pool, john, "ghost").await.map(|_| ()),
+        follows::unfollow(&pool, john, &name("ghost"))
+            .await
+            .map(|_| ()),
         not_found
     );
     assert_eq!(
-        users::profile(&pool, Some(john), "ghost").await.map(|_| ()),
+        users::profile(&pool, Some(john), &name("ghost"))
+            .await
+            .map(|_| ()),
         not_found
     );
     assert_eq!(
-        posts::user_posts(&pool, "ghost", PageRequest::First, 20)
+        posts::user_posts(&pool, &name("ghost"), PageRequest::First, 20)
             .await
             .map(|_| ()),
         not_found
@@ -220,8 +229,8 @@ async fn unknown_users_are_not_found(pool: PgPool) {
         follows::list(
             &pool,
             None,
-            "ghost",
-            follows::Direction::Followers,
+            &name("ghost"),
+            Direction::Followers,
             PageRequest::First,
             20
         )
@@ -237,11 +246,11 @@ async fn deleting_a_user_removes_their_links_and_posts(pool: PgPool) {
     let susan = user(&pool, "susan").await;
     let mary = user(&pool, "mary").await;
     post_at(&pool, susan, "from susan", 1).await;
-    follows::follow(&pool, john, "susan").await.unwrap();
-    follows::follow(&pool, susan, "mary").await.unwrap();
-    follows::follow(&pool, mary, "john").await.unwrap();
+    follows::follow(&pool, john, &name("susan")).await.unwrap();
+    follows::follow(&pool, susan, &name("mary")).await.unwrap();
+    follows::follow(&pool, mary, &name("john")).await.unwrap();
 
-    users::delete_user(&pool, susan).await.unwrap();
+    delete_user(&pool, susan).await;
 
     assert_eq!(link_rows(&pool).await, 1, "only mary → john is left");
     let posts_left: i64 = sqlx::query_scalar("SELECT count(*) FROM posts")
@@ -271,9 +280,9 @@ async fn two_hundred_concurrent_toggles_leave_counts_equal_to_the_rows(pool: PgP
         let target = names[(task / ids.len() + 1 + task % ids.len()) % names.len()];
         tasks.push(tokio::spawn(async move {
             if task % 3 == 0 {
-                follows::unfollow(&pool, me, target).await
+                follows::unfollow(&pool, me, &name(target)).await
             } else {
-                follows::follow(&pool, me, target).await
+                follows::follow(&pool, me, &name(target)).await
             }
         }));
     }
@@ -301,9 +310,9 @@ async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_ne
     let me = user(&pool, "me").await;
     let mut authors = vec![me];
     for n in 0..10 {
-        let name = format!("author{n}");
-        authors.push(user(&pool, &name).await);
-        follows::follow(&pool, me, &name).await.unwrap();
+        let author = format!("author{n}");
+        authors.push(user(&pool, &author).await);
+        follows::follow(&pool, me, &name(&author)).await.unwrap();
     }
     let stranger = user(&pool, "stranger").await;
     post_at(&pool, stranger, "not in my feed", 500).await;
@@ -327,8 +336,8 @@ async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_ne
 /// taken when the walk starts, then steps one page back up. Returns the ids seen.
 async fn walk_every_page(
     pool: &PgPool,
-    me: i64,
-    authors: &[i64],
+    me: UserId,
+    authors: &[UserId],
     follows_many_from: i64,
 ) -> Vec<i64> {
     let page_of =
@@ -336,7 +345,12 @@ async fn walk_every_page(
     let expected: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM posts WHERE author_id = ANY($1) ORDER BY created_at DESC, id DESC",
     )
-    .bind(authors)
+    .bind(
+        authors
+            .iter()
+            .map(|author| author.get())
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(pool)
     .await
     .unwrap();
@@ -405,7 +419,7 @@ async fn explore_and_profiles_list_posts_newest_first(pool: PgPool) {
     post_at(&pool, john, "john 3", 3).await;
     let explore = posts::explore(&pool, PageRequest::First, 20).await.unwrap();
     assert_eq!(bodies(&explore.items), ["john 3", "susan 2", "john 1"]);
-    let johns = posts::user_posts(&pool, "JOHN", PageRequest::First, 20)
+    let johns = posts::user_posts(&pool, &name("JOHN"), PageRequest::First, 20)
         .await
         .unwrap();
     assert_eq!(bodies(&johns.items), ["john 3", "john 1"]);

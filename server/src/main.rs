@@ -13,10 +13,8 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod feed_bench;
-
 #[derive(Parser)]
-#[command(about = "Microblog: serve the site, or fill its database")]
+#[command(about = "Microblog: serve the site, or fill an empty database with demo data")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -26,45 +24,20 @@ struct Cli {
 enum Command {
     /// Serve the site (the default).
     Serve,
-    /// Fill the database with demo or benchmark data.
+    /// Fill the database with demo data (the benchmark's data set is `bench-tools seed-scale`).
     Seed(SeedArgs),
-    /// Measure the feed query on a `seed --scale` database (see scripts/bench.sh).
-    BenchFeed(feed_bench::BenchFeedArgs),
 }
 
 #[derive(clap::Args)]
 struct SeedArgs {
     /// A few dozen users, posts and follows, only if the database has no users yet.
-    #[arg(long, conflicts_with = "scale")]
-    demo: bool,
-    /// A benchmark data set of the size given below.
     #[arg(long)]
-    scale: bool,
-    #[arg(long, default_value_t = 100_000)]
-    users: i64,
-    #[arg(long, default_value_t = 10)]
-    posts_per_user: i64,
-    #[arg(long, default_value_t = 100)]
-    follows_per_user: i64,
-    /// How many users follow `--heavy-follows` others.
-    #[arg(long, default_value_t = 10)]
-    heavy: i64,
-    #[arg(long, default_value_t = 5_000)]
-    heavy_follows: i64,
-    /// Seed of the random generator, in [-1, 1]: the same seed gives the same data.
-    #[arg(long, default_value_t = 0.42)]
-    seed: f64,
+    demo: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::BenchFeed(args)) = cli.command {
-        // It installs its own tracing subscriber, to capture query plans.
-        let url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
-        feed_bench::run(&url, args).await;
-        return Ok(());
-    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
@@ -72,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let config = Config::from_env()?;
     let command = cli.command.unwrap_or(Command::Serve);
-    // Only serving bounds its statements: the seed's bulk loads run for many seconds.
+    // Only serving bounds its statements: seeding may take longer on a slow machine.
     let statement_timeout =
         matches!(command, Command::Serve).then_some(config.limits.statement_timeout);
     let pool = server::connect(
@@ -87,18 +60,8 @@ async fn main() -> anyhow::Result<()> {
         .context("cannot apply the database migrations")?;
 
     match command {
-        Command::Seed(args) if args.scale => {
-            let options = app::seed::ScaleOptions {
-                users: args.users,
-                posts_per_user: args.posts_per_user,
-                follows_per_user: args.follows_per_user,
-                heavy_users: args.heavy,
-                heavy_follows: args.heavy_follows,
-                seed: args.seed,
-            };
-            let report = app::seed::scale(&pool, &options).await?;
-            println!("{report}");
-            Ok(())
+        Command::Seed(args) if !args.demo => {
+            anyhow::bail!("say what to seed: `seed --demo`")
         }
         Command::Seed(_) => {
             if app::seed::demo(&pool).await? {
@@ -112,7 +75,6 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config, pool).await,
-        Command::BenchFeed(_) => unreachable!("handled before connecting"),
     }
 }
 

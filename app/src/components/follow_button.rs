@@ -11,8 +11,9 @@ use leptos::prelude::*;
 #[server(prefix = "/api", endpoint = "follow")]
 pub async fn follow(username: String) -> Result<FollowState, AppError> {
     use crate::{api, db};
-    let says = |state: &FollowState| Some(state.message.clone());
+    let says = |state: &FollowState| Some(state.message());
     api::change("follow", says, None, async |request| {
+        let username = api::existing_username(&username)?;
         db::follows::follow(&request.pool, request.me().await?, &username).await
     })
     .await
@@ -21,8 +22,9 @@ pub async fn follow(username: String) -> Result<FollowState, AppError> {
 #[server(prefix = "/api", endpoint = "unfollow")]
 pub async fn unfollow(username: String) -> Result<FollowState, AppError> {
     use crate::{api, db};
-    let says = |state: &FollowState| Some(state.message.clone());
+    let says = |state: &FollowState| Some(state.message());
     api::change("unfollow", says, None, async |request| {
+        let username = api::existing_username(&username)?;
         db::follows::unfollow(&request.pool, request.me().await?, &username).await
     })
     .await
@@ -47,7 +49,7 @@ pub fn FollowButton(
         Effect::new(move |_| match action.get() {
             Some(Ok(state)) => {
                 following.set(state.following);
-                notices.success(state.message.clone());
+                notices.success(state.message());
                 if let Some(on_change) = on_change {
                     on_change.run(state);
                 }

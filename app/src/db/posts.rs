@@ -1,9 +1,10 @@
 //! Posts and the lists they appear in: the home feed, a profile, explore.
 
-use crate::domain::PostBody;
+use crate::db::fetch_keyset_page;
+use crate::domain::{PostBody, Username};
 use crate::error::AppError;
-use crate::model::{Page, PageRequest, PostView};
-use crate::present::{avatar_url, cursor_of, into_page, page_bound, timestamp};
+use crate::model::{Page, PageRequest, PostView, UserId};
+use crate::present::{PageBound, avatar_url, cursor_of, into_page, timestamp};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
@@ -17,7 +18,7 @@ pub struct PostRow {
     pub created_at: OffsetDateTime,
 }
 
-fn present(rows: Vec<PostRow>, request: PageRequest, page_size: i64) -> Page<PostView> {
+pub(crate) fn present(rows: Vec<PostRow>, request: PageRequest, page_size: i64) -> Page<PostView> {
     let now = OffsetDateTime::now_utc();
     into_page(
         rows,
@@ -34,10 +35,10 @@ fn present(rows: Vec<PostRow>, request: PageRequest, page_size: i64) -> Page<Pos
     )
 }
 
-pub async fn create_post(pool: &PgPool, author: i64, body: &PostBody) -> Result<i64, AppError> {
+pub async fn create_post(pool: &PgPool, author: UserId, body: &PostBody) -> Result<i64, AppError> {
     Ok(sqlx::query_scalar!(
         "INSERT INTO posts (author_id, body) VALUES ($1, $2) RETURNING id",
-        author,
+        author.get(),
         body.as_str(),
     )
     .fetch_one(pool)
@@ -63,7 +64,7 @@ pub const HEAVY_READER_FOLLOWS: i64 = 1_000;
 /// Neither sorts the followed authors' posts. Only the page's rows touch `posts` for bodies.
 pub async fn followed_posts(
     pool: &PgPool,
-    me: i64,
+    me: UserId,
     request: PageRequest,
     page_size: i64,
 ) -> Result<Page<PostView>, AppError> {
@@ -74,20 +75,18 @@ pub async fn followed_posts(
 /// users, so tests can prove both give the same feed.
 pub async fn followed_posts_switching_at(
     pool: &PgPool,
-    me: i64,
+    me: UserId,
     request: PageRequest,
     page_size: i64,
     follows_many_from: i64,
 ) -> Result<Page<PostView>, AppError> {
-    let following = sqlx::query_scalar!("SELECT following_count FROM users WHERE id = $1", me)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("Your account no longer exists.".into()))?;
-    let (at, id, walking_newer) = page_bound(request);
+    let following =
+        sqlx::query_scalar!("SELECT following_count FROM users WHERE id = $1", me.get())
+            .fetch_optional(pool)
+            .await?
+            .ok_or_else(AppError::account_gone)?;
+    let bound = PageBound::of(request);
     let limit = page_size + 1;
-    // Each query is spelled out twice, newer-walk and older-walk, rather than once with CASEs:
-    // each comparison and ORDER BY must match its index exactly. The same holds below.
-    //
     // The per-author walk has one sensible plan whatever the parameters, so PostgreSQL may
     // cache it (planning it took 1.8 ms, running it 1 ms). The walk of all posts must be
     // planned for the actual cursor: a cached generic plan took 27 ms at page 1 and 218 ms at
@@ -96,226 +95,132 @@ pub async fn followed_posts_switching_at(
         let mut transaction = pool
             .begin_with("BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan")
             .await?;
-        let rows = followed_posts_walking_all(&mut transaction, me, (at, id), limit, walking_newer)
-            .await?;
+        let rows = followed_posts_walking_all(&mut transaction, me, bound, limit).await?;
         transaction.commit().await?;
         rows
     } else {
-        followed_posts_per_author(pool, me, (at, id), limit, walking_newer).await?
+        followed_posts_per_author(pool, me, bound, limit).await?
     };
     Ok(present(rows, request, page_size))
 }
 
 async fn followed_posts_per_author(
     pool: &PgPool,
-    me: i64,
-    (at, id): (OffsetDateTime, i64),
+    me: UserId,
+    bound: PageBound,
     limit: i64,
-    walking_newer: bool,
 ) -> Result<Vec<PostRow>, AppError> {
-    Ok(if walking_newer {
-        sqlx::query_as!(
-            PostRow,
-            r#"
-                SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
-                       page.created_at AS "created_at!"
-                FROM (
-                    SELECT candidate.id, candidate.author_id, candidate.created_at
-                    FROM (SELECT followed_id AS author_id FROM followers WHERE follower_id = $1
-                          UNION ALL SELECT $1) AS authors
-                    CROSS JOIN LATERAL (
-                        SELECT id, author_id, created_at FROM posts
-                        WHERE posts.author_id = authors.author_id AND (created_at, id) > ($2, $3)
-                        ORDER BY created_at ASC, id ASC
-                        LIMIT $4
-                    ) AS candidate
-                    ORDER BY candidate.created_at ASC, candidate.id ASC
-                    LIMIT $4
-                ) AS page
-                JOIN posts ON posts.id = page.id
-                JOIN users u ON u.id = page.author_id
-                ORDER BY page.created_at ASC, page.id ASC
-                "#,
-            me,
-            at,
-            id,
-            limit,
-        )
-        .fetch_all(pool)
-        .await?
-    } else {
-        sqlx::query_as!(
-            PostRow,
-            r#"
-                SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
-                       page.created_at AS "created_at!"
-                FROM (
-                    SELECT candidate.id, candidate.author_id, candidate.created_at
-                    FROM (SELECT followed_id AS author_id FROM followers WHERE follower_id = $1
-                          UNION ALL SELECT $1) AS authors
-                    CROSS JOIN LATERAL (
-                        SELECT id, author_id, created_at FROM posts
-                        WHERE posts.author_id = authors.author_id AND (created_at, id) < ($2, $3)
-                        ORDER BY created_at DESC, id DESC
-                        LIMIT $4
-                    ) AS candidate
-                    ORDER BY candidate.created_at DESC, candidate.id DESC
-                    LIMIT $4
-                ) AS page
-                JOIN posts ON posts.id = page.id
-                JOIN users u ON u.id = page.author_id
-                ORDER BY page.created_at DESC, page.id DESC
-                "#,
-            me,
-            at,
-            id,
-            limit,
-        )
-        .fetch_all(pool)
-        .await?
-    })
+    Ok(fetch_keyset_page!(
+        pool,
+        bound.walk,
+        PostRow,
+        r#"
+        SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
+               page.created_at AS "created_at!"
+        FROM (
+            SELECT candidate.id, candidate.author_id, candidate.created_at
+            FROM (SELECT followed_id AS author_id FROM followers WHERE follower_id = $1
+                  UNION ALL SELECT $1) AS authors
+            CROSS JOIN LATERAL (
+                SELECT id, author_id, created_at FROM posts
+                WHERE posts.author_id = authors.author_id AND (created_at, id) "#
+            + past
+            + r#" ($2, $3)
+                ORDER BY created_at "#
+            + order
+            + ", id "
+            + order
+            + r#"
+                LIMIT $4
+            ) AS candidate
+            ORDER BY candidate.created_at "#
+            + order
+            + ", candidate.id "
+            + order
+            + r#"
+            LIMIT $4
+        ) AS page
+        JOIN posts ON posts.id = page.id
+        JOIN users u ON u.id = page.author_id
+        ORDER BY page.created_at "#
+            + order
+            + ", page.id "
+            + order,
+        me.get(),
+        bound.at,
+        bound.id,
+        limit,
+    )?)
 }
 
 async fn followed_posts_walking_all(
     connection: &mut sqlx::PgConnection,
-    me: i64,
-    (at, id): (OffsetDateTime, i64),
+    me: UserId,
+    bound: PageBound,
     limit: i64,
-    walking_newer: bool,
 ) -> Result<Vec<PostRow>, AppError> {
-    Ok(if walking_newer {
-        sqlx::query_as!(
-                PostRow,
-                r#"
-                SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
-                       page.created_at AS "created_at!"
-                FROM (
-                    SELECT p.id, p.author_id, p.created_at
-                    FROM posts p
-                    WHERE (p.created_at, p.id) > ($2, $3)
-                      AND (p.author_id = $1
-                           OR p.author_id IN (SELECT followed_id FROM followers WHERE follower_id = $1))
-                    ORDER BY p.created_at ASC, p.id ASC
-                    LIMIT $4
-                ) AS page
-                JOIN posts ON posts.id = page.id
-                JOIN users u ON u.id = page.author_id
-                ORDER BY page.created_at ASC, page.id ASC
-                "#,
-                me,
-                at,
-                id,
-                limit,
-            )
-            .fetch_all(&mut *connection)
-            .await?
-    } else {
-        sqlx::query_as!(
-                PostRow,
-                r#"
-                SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
-                       page.created_at AS "created_at!"
-                FROM (
-                    SELECT p.id, p.author_id, p.created_at
-                    FROM posts p
-                    WHERE (p.created_at, p.id) < ($2, $3)
-                      AND (p.author_id = $1
-                           OR p.author_id IN (SELECT followed_id FROM followers WHERE follower_id = $1))
-                    ORDER BY p.created_at DESC, p.id DESC
-                    LIMIT $4
-                ) AS page
-                JOIN posts ON posts.id = page.id
-                JOIN users u ON u.id = page.author_id
-                ORDER BY page.created_at DESC, page.id DESC
-                "#,
-                me,
-                at,
-                id,
-                limit,
-            )
-            .fetch_all(&mut *connection)
-            .await?
-    })
-}
-
-/// The Flask tutorial's `followed_posts()`: join followers, filter on follower_id, UNION the
-/// user's own posts, order by time, then LIMIT/OFFSET for page `page` (1-based). Kept only as
-/// the baseline the benchmark measures `followed_posts` against.
-pub async fn followed_posts_tutorial_baseline(
-    pool: &PgPool,
-    me: i64,
-    page: i64,
-    page_size: i64,
-) -> Result<Vec<PostView>, AppError> {
-    let rows = sqlx::query_as!(
+    Ok(fetch_keyset_page!(
+        &mut *connection,
+        bound.walk,
         PostRow,
         r#"
-        SELECT p.id AS "id!", u.username AS author, u.email, p.body AS "body!", p.created_at AS "created_at!"
+        SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
+               page.created_at AS "created_at!"
         FROM (
-            SELECT posts.* FROM posts
-            JOIN followers ON followers.followed_id = posts.author_id
-            WHERE followers.follower_id = $1
-            UNION
-            SELECT posts.* FROM posts WHERE posts.author_id = $1
-        ) AS p
-        JOIN users u ON u.id = p.author_id
-        ORDER BY p.created_at DESC
-        LIMIT $2 OFFSET $3
-        "#,
-        me,
-        page_size,
-        (page.max(1) - 1) * page_size,
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(present(rows, PageRequest::First, page_size).items)
+            SELECT p.id, p.author_id, p.created_at
+            FROM posts p
+            WHERE (p.created_at, p.id) "#
+            + past
+            + r#" ($2, $3)
+              AND (p.author_id = $1
+                   OR p.author_id IN (SELECT followed_id FROM followers WHERE follower_id = $1))
+            ORDER BY p.created_at "#
+            + order
+            + ", p.id "
+            + order
+            + r#"
+            LIMIT $4
+        ) AS page
+        JOIN posts ON posts.id = page.id
+        JOIN users u ON u.id = page.author_id
+        ORDER BY page.created_at "#
+            + order
+            + ", page.id "
+            + order,
+        me.get(),
+        bound.at,
+        bound.id,
+        limit,
+    )?)
 }
 
 /// One user's posts, newest first.
 pub async fn user_posts(
     pool: &PgPool,
-    username: &str,
+    username: &Username,
     request: PageRequest,
     page_size: i64,
 ) -> Result<Page<PostView>, AppError> {
     let author = crate::db::users::id_by_username(pool, username).await?;
-    let (at, id, walking_newer) = page_bound(request);
-    let limit = page_size + 1;
-    let rows = if walking_newer {
-        sqlx::query_as!(
-            PostRow,
-            r#"
-            SELECT p.id, u.username AS author, u.email, p.body, p.created_at
-            FROM posts p JOIN users u ON u.id = p.author_id
-            WHERE p.author_id = $1 AND (p.created_at, p.id) > ($2, $3)
-            ORDER BY p.created_at ASC, p.id ASC
-            LIMIT $4
-            "#,
-            author,
-            at,
-            id,
-            limit
-        )
-        .fetch_all(pool)
-        .await?
-    } else {
-        sqlx::query_as!(
-            PostRow,
-            r#"
-            SELECT p.id, u.username AS author, u.email, p.body, p.created_at
-            FROM posts p JOIN users u ON u.id = p.author_id
-            WHERE p.author_id = $1 AND (p.created_at, p.id) < ($2, $3)
-            ORDER BY p.created_at DESC, p.id DESC
-            LIMIT $4
-            "#,
-            author,
-            at,
-            id,
-            limit
-        )
-        .fetch_all(pool)
-        .await?
-    };
+    let bound = PageBound::of(request);
+    let rows = fetch_keyset_page!(
+        pool,
+        bound.walk,
+        PostRow,
+        "SELECT p.id, u.username AS author, u.email, p.body, p.created_at
+         FROM posts p JOIN users u ON u.id = p.author_id
+         WHERE p.author_id = $1 AND (p.created_at, p.id) "
+            + past
+            + " ($2, $3) ORDER BY p.created_at "
+            + order
+            + ", p.id "
+            + order
+            + " LIMIT $4",
+        author.get(),
+        bound.at,
+        bound.id,
+        page_size + 1,
+    )?;
     Ok(present(rows, request, page_size))
 }
 
@@ -325,40 +230,23 @@ pub async fn explore(
     request: PageRequest,
     page_size: i64,
 ) -> Result<Page<PostView>, AppError> {
-    let (at, id, walking_newer) = page_bound(request);
-    let limit = page_size + 1;
-    let rows = if walking_newer {
-        sqlx::query_as!(
-            PostRow,
-            r#"
-            SELECT p.id, u.username AS author, u.email, p.body, p.created_at
-            FROM posts p JOIN users u ON u.id = p.author_id
-            WHERE (p.created_at, p.id) > ($1, $2)
-            ORDER BY p.created_at ASC, p.id ASC
-            LIMIT $3
-            "#,
-            at,
-            id,
-            limit
-        )
-        .fetch_all(pool)
-        .await?
-    } else {
-        sqlx::query_as!(
-            PostRow,
-            r#"
-            SELECT p.id, u.username AS author, u.email, p.body, p.created_at
-            FROM posts p JOIN users u ON u.id = p.author_id
-            WHERE (p.created_at, p.id) < ($1, $2)
-            ORDER BY p.created_at DESC, p.id DESC
-            LIMIT $3
-            "#,
-            at,
-            id,
-            limit
-        )
-        .fetch_all(pool)
-        .await?
-    };
+    let bound = PageBound::of(request);
+    let rows = fetch_keyset_page!(
+        pool,
+        bound.walk,
+        PostRow,
+        "SELECT p.id, u.username AS author, u.email, p.body, p.created_at
+         FROM posts p JOIN users u ON u.id = p.author_id
+         WHERE (p.created_at, p.id) "
+            + past
+            + " ($1, $2) ORDER BY p.created_at "
+            + order
+            + ", p.id "
+            + order
+            + " LIMIT $3",
+        bound.at,
+        bound.id,
+        page_size + 1,
+    )?;
     Ok(present(rows, request, page_size))
 }

@@ -1,9 +1,9 @@
 //! Accounts and profiles.
 
 use crate::db::violated_constraint;
-use crate::domain::{AboutMe, Email, Username, could_be_username};
+use crate::domain::{AboutMe, Email, Username};
 use crate::error::AppError;
-use crate::model::{CurrentUser, Profile};
+use crate::model::{CurrentUser, Profile, UserId};
 use crate::present::{avatar_url, timestamp};
 use sqlx::PgPool;
 
@@ -11,12 +11,8 @@ pub const PROFILE_AVATAR_SIZE: u32 = 128;
 
 fn map_unique_violation(error: sqlx::Error) -> AppError {
     match violated_constraint(&error) {
-        Some("users_username_unique") => {
-            AppError::Conflict("That username is taken. Please use a different one.".into())
-        }
-        Some("users_email_unique") => {
-            AppError::Conflict("That email address is already registered.".into())
-        }
+        Some("users_username_unique") => AppError::username_taken(),
+        Some("users_email_unique") => AppError::email_registered(),
         _ => error.into(),
     }
 }
@@ -26,9 +22,9 @@ pub async fn create_user(
     username: &Username,
     email: &Email,
     password_hash: &str,
-) -> Result<i64, AppError> {
+) -> Result<UserId, AppError> {
     sqlx::query_scalar!(
-        "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING id",
+        r#"INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING id AS "id: UserId""#,
         username.as_str(),
         email.as_str(),
         password_hash,
@@ -39,19 +35,19 @@ pub async fn create_user(
 }
 
 pub struct Credentials {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub password_hash: String,
 }
 
-pub async fn credentials(pool: &PgPool, username: &str) -> Result<Option<Credentials>, AppError> {
-    if !could_be_username(username) {
-        return Ok(None);
-    }
+pub async fn credentials(
+    pool: &PgPool,
+    username: &Username,
+) -> Result<Option<Credentials>, AppError> {
     Ok(sqlx::query_as!(
         Credentials,
-        "SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1)",
-        username,
+        r#"SELECT id AS "id: UserId", username, password_hash FROM users WHERE lower(username) = lower($1)"#,
+        username.as_str(),
     )
     .fetch_optional(pool)
     .await?)
@@ -59,7 +55,7 @@ pub async fn credentials(pool: &PgPool, username: &str) -> Result<Option<Credent
 
 /// The signed-in user, refreshing `last_seen` when it is more than a minute old, so an active
 /// reader costs one write a minute rather than one a request.
-pub async fn current_user(pool: &PgPool, id: i64) -> Result<Option<CurrentUser>, AppError> {
+pub async fn current_user(pool: &PgPool, id: UserId) -> Result<Option<CurrentUser>, AppError> {
     Ok(sqlx::query_as!(
         CurrentUser,
         r#"
@@ -67,9 +63,9 @@ pub async fn current_user(pool: &PgPool, id: i64) -> Result<Option<CurrentUser>,
             UPDATE users SET last_seen = now()
             WHERE id = $1 AND last_seen < now() - interval '1 minute'
         )
-        SELECT id, username FROM users WHERE id = $1
+        SELECT id AS "id: UserId", username FROM users WHERE id = $1
         "#,
-        id,
+        id.get(),
     )
     .fetch_optional(pool)
     .await?)
@@ -78,27 +74,24 @@ pub async fn current_user(pool: &PgPool, id: i64) -> Result<Option<CurrentUser>,
 /// A profile as `viewer` sees it (whether they follow it, whether it is theirs).
 pub async fn profile(
     pool: &PgPool,
-    viewer: Option<i64>,
-    username: &str,
+    viewer: Option<UserId>,
+    username: &Username,
 ) -> Result<Profile, AppError> {
-    if !could_be_username(username) {
-        return Err(AppError::user_not_found(username));
-    }
     let row = sqlx::query!(
         r#"
-        SELECT u.id, u.username, u.email, u.about_me, u.last_seen,
+        SELECT u.id AS "id: UserId", u.username, u.email, u.about_me, u.last_seen,
                u.followers_count, u.following_count, now() AS "now!",
                EXISTS (SELECT 1 FROM followers f
                        WHERE f.follower_id = $2 AND f.followed_id = u.id) AS "followed_by_viewer!"
         FROM users u
         WHERE lower(u.username) = lower($1)
         "#,
-        username,
-        viewer,
+        username.as_str(),
+        viewer.map(UserId::get),
     )
     .fetch_optional(pool)
     .await?
-    .ok_or_else(|| AppError::user_not_found(username))?;
+    .ok_or_else(|| AppError::user_not_found(username.as_str()))?;
     let is_me = viewer == Some(row.id);
     Ok(Profile {
         avatar_url: avatar_url(&row.email, PROFILE_AVATAR_SIZE),
@@ -117,11 +110,11 @@ pub struct EditableProfile {
     pub about_me: Option<String>,
 }
 
-pub async fn editable_profile(pool: &PgPool, id: i64) -> Result<EditableProfile, AppError> {
+pub async fn editable_profile(pool: &PgPool, id: UserId) -> Result<EditableProfile, AppError> {
     sqlx::query_as!(
         EditableProfile,
         "SELECT username, about_me FROM users WHERE id = $1",
-        id
+        id.get()
     )
     .fetch_optional(pool)
     .await?
@@ -130,13 +123,13 @@ pub async fn editable_profile(pool: &PgPool, id: i64) -> Result<EditableProfile,
 
 pub async fn update_profile(
     pool: &PgPool,
-    id: i64,
+    id: UserId,
     username: &Username,
     about_me: &AboutMe,
 ) -> Result<(), AppError> {
     sqlx::query!(
         "UPDATE users SET username = $2, about_me = $3 WHERE id = $1",
-        id,
+        id.get(),
         username.as_str(),
         about_me.as_deref(),
     )
@@ -147,23 +140,12 @@ pub async fn update_profile(
 }
 
 /// The id of a user by name (any case), or NotFound with the spec's message.
-pub async fn id_by_username(pool: &PgPool, username: &str) -> Result<i64, AppError> {
-    if !could_be_username(username) {
-        return Err(AppError::user_not_found(username));
-    }
+pub async fn id_by_username(pool: &PgPool, username: &Username) -> Result<UserId, AppError> {
     sqlx::query_scalar!(
-        "SELECT id FROM users WHERE lower(username) = lower($1)",
-        username
+        r#"SELECT id AS "id: UserId" FROM users WHERE lower(username) = lower($1)"#,
+        username.as_str()
     )
     .fetch_optional(pool)
     .await?
-    .ok_or_else(|| AppError::user_not_found(username))
-}
-
-/// Removes a user; their posts and links go with them (ON DELETE CASCADE).
-pub async fn delete_user(pool: &PgPool, id: i64) -> Result<(), AppError> {
-    sqlx::query!("DELETE FROM users WHERE id = $1", id)
-        .execute(pool)
-        .await?;
-    Ok(())
+    .ok_or_else(|| AppError::user_not_found(username.as_str()))
 }

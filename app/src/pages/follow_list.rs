@@ -19,6 +19,7 @@ pub async fn follow_list(
 ) -> Result<Page<UserSummary>, AppError> {
     use crate::{api, db, model::PAGE_SIZE, model::PageRequest};
     api::read("follow_list", async |request| {
+        let username = api::existing_username(&username)?;
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
         let viewer = request.viewer().await?;
         db::follows::list(&request.pool, viewer, &username, direction, page, PAGE_SIZE).await

@@ -12,6 +12,7 @@ use leptos_router::components::A;
 pub async fn get_profile(username: String) -> Result<Profile, AppError> {
     use crate::{api, db};
     api::read("profile", async |request| {
+        let username = api::existing_username(&username)?;
         db::users::profile(&request.pool, request.viewer().await?, &username).await
     })
     .await
@@ -25,6 +26,7 @@ pub async fn get_user_posts(
 ) -> Result<Page<PostView>, AppError> {
     use crate::{api, db, model::PAGE_SIZE, model::PageRequest};
     api::read("user_posts", async |request| {
+        let username = api::existing_username(&username)?;
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
         db::posts::user_posts(&request.pool, &username, page, PAGE_SIZE).await
     })

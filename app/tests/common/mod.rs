@@ -2,25 +2,72 @@
 //! from `#[sqlx::test]`, with the migrations applied.
 #![allow(dead_code)]
 
+use app::domain::Username;
+use app::model::UserId;
 use sqlx::PgPool;
 
 /// A user with a placeholder password hash: these tests are about data, not sign-in.
-pub async fn user(pool: &PgPool, name: &str) -> i64 {
-    sqlx::query_scalar("INSERT INTO users (username, email, password_hash) VALUES ($1, $2, 'not-a-hash') RETURNING id")
+pub async fn user(pool: &PgPool, name: &str) -> UserId {
+    let id: i64 = sqlx::query_scalar("INSERT INTO users (username, email, password_hash) VALUES ($1, $2, 'not-a-hash') RETURNING id")
         .bind(name)
         .bind(format!("{name}@example.com"))
         .fetch_one(pool)
         .await
-        .expect("insert user")
+        .expect("insert user");
+    UserId::new(id)
+}
+
+/// A well-formed username, as the edge would have parsed it.
+pub fn name(text: &str) -> Username {
+    Username::parse(text).expect("a well-formed username")
+}
+
+pub struct Counts {
+    pub followers: i64,
+    pub following: i64,
+}
+
+/// The counters kept on `users` by the trigger.
+pub async fn counts(pool: &PgPool, user: UserId) -> Counts {
+    let (followers, following): (i64, i64) =
+        sqlx::query_as("SELECT followers_count, following_count FROM users WHERE id = $1")
+            .bind(user.get())
+            .fetch_one(pool)
+            .await
+            .expect("counters of an existing user");
+    Counts {
+        followers,
+        following,
+    }
+}
+
+pub async fn is_following(pool: &PgPool, follower: UserId, followed: UserId) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM followers WHERE follower_id = $1 AND followed_id = $2)",
+    )
+    .bind(follower.get())
+    .bind(followed.get())
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Removes a user; their posts and links go with them (ON DELETE CASCADE).
+pub async fn delete_user(pool: &PgPool, user: UserId) {
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user.get())
+        .execute(pool)
+        .await
+        .expect("delete user");
 }
 
 /// A post `seconds` after a fixed instant, so orderings do not depend on the clock.
-pub async fn post_at(pool: &PgPool, author: i64, body: &str, seconds: i64) -> i64 {
+pub async fn post_at(pool: &PgPool, author: UserId, body: &str, seconds: i64) -> i64 {
     sqlx::query_scalar(
         "INSERT INTO posts (author_id, body, created_at)
          VALUES ($1, $2, timestamptz '2026-01-01 00:00:00+00' + $3 * interval '1 second') RETURNING id",
     )
-    .bind(author)
+    .bind(author.get())
     .bind(body)
     .bind(seconds as f64)
     .fetch_one(pool)
@@ -29,12 +76,12 @@ pub async fn post_at(pool: &PgPool, author: i64, body: &str, seconds: i64) -> i6
 }
 
 /// A post newer than every other.
-pub async fn post_newest(pool: &PgPool, author: i64, body: &str) -> i64 {
+pub async fn post_newest(pool: &PgPool, author: UserId, body: &str) -> i64 {
     sqlx::query_scalar(
         "INSERT INTO posts (author_id, body, created_at)
          SELECT $1, $2, max(created_at) + interval '1 second' FROM posts RETURNING id",
     )
-    .bind(author)
+    .bind(author.get())
     .bind(body)
     .fetch_one(pool)
     .await

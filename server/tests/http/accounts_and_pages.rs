@@ -9,30 +9,21 @@ use crate::common::*;
 
 #[sqlx::test(migrations = false)]
 async fn a_sign_in_works_on_a_second_server_sharing_the_database(pool: PgPool) {
-    app::db::migrate(&pool).await.unwrap();
-    let first = app(&pool);
+    let first = migrated_app(&pool).await;
     let second = app(&pool);
-    register(&first, "john").await;
+    Visitor::registered(&first, "john").await;
 
-    let form = format!(
-        "username=john&password={}&next=%2Fexplore",
-        PASSWORD.replace(' ', "+")
-    );
-    let reply = call(&first, "/api/login", &form, None).await;
+    let mut john = Visitor::signed_out(&first);
+    let reply = john.login("john", PASSWORD).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let cookie = reply.session_cookie().expect("a session cookie");
     let set_cookie = reply
-        .headers
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+        .set_cookie_header("microblog_session")
+        .expect("a session cookie");
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
 
     assert_eq!(
-        signed_in_as(&second, &cookie).await.as_deref(),
+        john.on(&second).signed_in_as().await.as_deref(),
         Some("john")
     );
 }
@@ -40,13 +31,12 @@ async fn a_sign_in_works_on_a_second_server_sharing_the_database(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn wrong_passwords_and_unknown_users_get_the_same_401(pool: PgPool) {
     let router = migrated_app(&pool).await;
-    register(&router, "john").await;
-    for form in [
-        "username=john&password=wrong+password",
-        "username=ghost&password=wrong+password",
-    ] {
-        let reply = call(&router, "/api/login", form, None).await;
-        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{form}");
+    Visitor::registered(&router, "john").await;
+    for name in ["john", "ghost"] {
+        let reply = Visitor::signed_out(&router)
+            .login(name, "wrong password")
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{name}");
         assert!(
             reply.body.contains("Invalid username or password."),
             "{}",
@@ -62,33 +52,32 @@ async fn wrong_passwords_and_unknown_users_get_the_same_401(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn the_session_id_changes_at_sign_in(pool: PgPool) {
     let router = migrated_app(&pool).await;
-    let at_registration = register(&router, "john").await;
-    let form = format!("username=john&password={}", PASSWORD.replace(' ', "+"));
-    let reply = call(&router, "/api/login", &form, Some(&at_registration)).await;
-    let after_sign_in = reply.session_cookie().expect("a new cookie");
-    assert_ne!(after_sign_in, at_registration);
+    let mut john = Visitor::registered(&router, "john").await;
+    let at_registration = john.on(&router);
+    john.login("john", PASSWORD).await;
+    assert_ne!(john.cookie, at_registration.cookie);
     assert_eq!(
-        signed_in_as(&router, &at_registration).await,
+        at_registration.signed_in_as().await,
         None,
         "the old id is void"
     );
-    assert_eq!(
-        signed_in_as(&router, &after_sign_in).await.as_deref(),
-        Some("john")
-    );
+    assert_eq!(john.signed_in_as().await.as_deref(), Some("john"));
 }
 
 #[sqlx::test(migrations = false)]
 async fn signing_out_makes_the_old_cookie_useless(pool: PgPool) {
     let router = migrated_app(&pool).await;
-    let cookie = register(&router, "john").await;
-    register(&router, "susan").await;
-    let reply = call(&router, "/api/logout", "", Some(&cookie)).await;
+    let john = Visitor::registered(&router, "john").await;
+    Visitor::registered(&router, "susan").await;
+    let reply = john.logout().await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(
+        reply.body, "\"You have signed out.\"",
+        "what the page shows"
+    );
 
-    assert_eq!(signed_in_as(&router, &cookie).await, None);
-    let reply = call(&router, "/api/follow", "username=susan", Some(&cookie)).await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(john.signed_in_as().await, None);
+    assert_eq!(john.follow("susan").await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(links(&pool).await, 0);
 }
 
@@ -120,26 +109,26 @@ async fn a_follow_posted_from_another_site_is_refused_and_changes_nothing(pool: 
 #[sqlx::test(migrations = false)]
 async fn following_without_a_session_is_401_and_changes_nothing(pool: PgPool) {
     let router = migrated_app(&pool).await;
-    register(&router, "susan").await;
-    let reply = call(&router, "/api/follow", "username=susan", None).await;
+    Visitor::registered(&router, "susan").await;
+    let reply = Visitor::signed_out(&router).follow("susan").await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(reply.body.contains("Please sign in"), "{}", reply.body);
     assert_eq!(links(&pool).await, 0);
 }
 
 #[sqlx::test(migrations = false)]
-async fn follow_answers_with_the_new_state_and_the_spec_messages(pool: PgPool) {
+async fn follow_answers_with_the_new_state_and_the_spec_errors(pool: PgPool) {
     let router = migrated_app(&pool).await;
-    let cookie = register(&router, "john").await;
-    register(&router, "susan").await;
+    let john = Visitor::registered(&router, "john").await;
+    Visitor::registered(&router, "susan").await;
 
-    let reply = call(&router, "/api/follow", "username=susan", Some(&cookie)).await;
+    let reply = john.follow("susan").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let state: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    assert_eq!(state["message"], "You are following susan!");
+    assert_eq!(state["following"], true);
     assert_eq!(state["followers_count"], 1);
 
-    let reply = call(&router, "/api/follow", "username=ghost", Some(&cookie)).await;
+    let reply = john.follow("ghost").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(
         reply.body.contains("User ghost not found."),
@@ -147,7 +136,7 @@ async fn follow_answers_with_the_new_state_and_the_spec_messages(pool: PgPool) {
         reply.body
     );
 
-    let reply = call(&router, "/api/follow", "username=john", Some(&cookie)).await;
+    let reply = john.follow("john").await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(
         reply.body.contains("You cannot follow yourself!"),
@@ -155,13 +144,19 @@ async fn follow_answers_with_the_new_state_and_the_spec_messages(pool: PgPool) {
         reply.body
     );
 
-    let reply = call(&router, "/api/follow", "user=susan", Some(&cookie)).await;
+    let reply = call(&router, "/api/follow", "user=susan", john.cookie.as_deref()).await;
     assert_eq!(
         reply.status,
         StatusCode::BAD_REQUEST,
         "missing field: {}",
         reply.body
     );
+
+    let reply = john.unfollow("susan").await;
+    let state: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(state["following"], false);
+    assert_eq!(state["followers_count"], 0);
+    john.follow("susan").await;
     assert_eq!(links(&pool).await, 1);
 }
 
@@ -220,14 +215,8 @@ async fn oversized_bodies_are_refused_before_they_are_read(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn pages_render_on_the_server_with_escaped_text_and_real_status_codes(pool: PgPool) {
     let router = migrated_app(&pool).await;
-    let cookie = register(&router, "john").await;
-    let reply = call(
-        &router,
-        "/api/create_post",
-        "body=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
-        Some(&cookie),
-    )
-    .await;
+    let john = Visitor::registered(&router, "john").await;
+    let reply = john.post("%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 
     let page = send(
@@ -260,6 +249,12 @@ async fn pages_render_on_the_server_with_escaped_text_and_real_status_codes(pool
     .await;
     assert!(home.status.is_redirection(), "signed out: {}", home.status);
     assert_eq!(home.headers.get(header::LOCATION).unwrap(), "/login?next=/");
+    let johns_home = john.page("/").await;
+    assert_eq!(johns_home.status, StatusCode::OK);
+    assert!(
+        johns_home.body.contains("Say something"),
+        "signed in: the composer above the feed"
+    );
 
     let health = send(
         &router,
@@ -272,7 +267,7 @@ async fn pages_render_on_the_server_with_escaped_text_and_real_status_codes(pool
 #[sqlx::test(migrations = false)]
 async fn every_response_carries_its_request_id_and_posting_says_so_with_javascript(pool: PgPool) {
     let router = migrated_app(&pool).await;
-    let cookie = register(&router, "john").await;
+    let john = Visitor::registered(&router, "john").await;
     let page = get_page(&router, "/explore", None).await;
     let id = page.headers.get("x-request-id").expect("a request id");
     assert_eq!(id.len(), 36, "a UUID: {id:?}");
@@ -296,7 +291,7 @@ async fn every_response_carries_its_request_id_and_posting_says_so_with_javascri
     assert_eq!(minted.len(), 36);
 
     // The hydrated app hears the same outcome a plain form post gets as a flash.
-    let posted = call(&router, "/api/create_post", "body=hello", Some(&cookie)).await;
+    let posted = john.post("hello").await;
     assert_eq!(posted.status, StatusCode::OK);
     assert_eq!(posted.body, "\"Your post is now live!\"");
     assert!(posted.headers.contains_key("x-request-id"));

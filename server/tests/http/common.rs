@@ -141,6 +141,10 @@ pub async fn register(router: &Router, name: &str) -> String {
         "register {name}: {}",
         reply.body
     );
+    assert_eq!(
+        reply.body, "\"Congratulations, you are now a registered user!\"",
+        "the welcome the page shows"
+    );
     reply.session_cookie().expect("registering signs in")
 }
 
@@ -174,4 +178,82 @@ pub async fn sessions(pool: &PgPool) -> i64 {
         .fetch_one(pool)
         .await
         .unwrap()
+}
+
+/// One person using the site through the router, signed in when they hold a session cookie.
+/// A method per endpoint, sent the way the hydrated app sends it, so tests read as what people
+/// do: `john.follow("susan")`.
+pub struct Visitor {
+    router: Router,
+    pub cookie: Option<String>,
+}
+
+impl Visitor {
+    pub fn signed_out(router: &Router) -> Self {
+        Visitor {
+            router: router.clone(),
+            cookie: None,
+        }
+    }
+
+    /// Registers `name` (password `PASSWORD`), which signs them in.
+    pub async fn registered(router: &Router, name: &str) -> Self {
+        Visitor {
+            router: router.clone(),
+            cookie: Some(register(router, name).await),
+        }
+    }
+
+    /// The same person, using another server process that shares the database.
+    pub fn on(&self, router: &Router) -> Self {
+        Visitor {
+            router: router.clone(),
+            cookie: self.cookie.clone(),
+        }
+    }
+
+    async fn call(&self, path: &str, form: &str) -> Reply {
+        call(&self.router, path, form, self.cookie.as_deref()).await
+    }
+
+    /// Signs in; on success the visitor holds the new session cookie.
+    pub async fn login(&mut self, name: &str, password: &str) -> Reply {
+        let form = format!("username={name}&password={}", password.replace(' ', "+"));
+        let reply = self.call("/api/login", &form).await;
+        if let Some(cookie) = reply.session_cookie() {
+            self.cookie = Some(cookie);
+        }
+        reply
+    }
+
+    pub async fn logout(&self) -> Reply {
+        self.call("/api/logout", "").await
+    }
+
+    pub async fn follow(&self, name: &str) -> Reply {
+        self.call("/api/follow", &format!("username={name}")).await
+    }
+
+    pub async fn unfollow(&self, name: &str) -> Reply {
+        self.call("/api/unfollow", &format!("username={name}"))
+            .await
+    }
+
+    /// A post; `body` is sent as it is, so callers encode it.
+    pub async fn post(&self, body: &str) -> Reply {
+        self.call("/api/create_post", &format!("body={body}")).await
+    }
+
+    /// A page as a browser asks for it.
+    pub async fn page(&self, path: &str) -> Reply {
+        get_page(&self.router, path, self.cookie.as_deref()).await
+    }
+
+    /// Who the server thinks this visitor is.
+    pub async fn signed_in_as(&self) -> Option<String> {
+        match &self.cookie {
+            Some(cookie) => signed_in_as(&self.router, cookie).await,
+            None => None,
+        }
+    }
 }

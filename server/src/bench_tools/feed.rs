@@ -1,11 +1,11 @@
-//! `server bench-feed`: feed query latency on a seeded data set, our keyset query against the
+//! `bench-tools bench-feed`: feed query latency on a seeded data set, our keyset query against the
 //! Flask tutorial's UNION + OFFSET query, for a typical reader and a heavy one, on page 1 and
 //! page 50. Prints a Markdown table; writes EXPLAIN (ANALYZE, BUFFERS) of the heavy reader's
-//! feed to `--explain`. Run by `make bench` (scripts/bench.sh). It lives in the server binary
-//! so the benchmark uses the very build `make run` serves, without a second release build.
+//! feed to `--explain`. Run by `make bench` (scripts/bench.sh).
 
-use app::db::posts;
-use app::model::{PAGE_SIZE, PageRequest};
+use app::db::{posts, tutorial};
+use app::domain::Username;
+use app::model::{PAGE_SIZE, PageRequest, UserId};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use std::str::FromStr;
@@ -66,7 +66,7 @@ fn ms(duration: Duration) -> String {
 }
 
 /// The request that shows page `page` (1-based), found by walking the pages before it.
-async fn page_request(pool: &PgPool, me: i64, page: usize) -> PageRequest {
+async fn page_request(pool: &PgPool, me: UserId, page: usize) -> PageRequest {
     let mut request = PageRequest::First;
     for _ in 1..page {
         let shown = posts::followed_posts(pool, me, request, PAGE_SIZE)
@@ -82,7 +82,10 @@ pub async fn run(url: &str, args: BenchFeedArgs) {
     let pool = server::connect(url, 2, None).await.unwrap();
     let id_of = |name: String| {
         let pool = pool.clone();
-        async move { app::db::users::id_by_username(&pool, &name).await.unwrap() }
+        async move {
+            let name = Username::parse(&name).expect("a well-formed username");
+            app::db::users::id_by_username(&pool, &name).await.unwrap()
+        }
     };
     let readers = [
         ("typical", id_of(args.typical.clone()).await),
@@ -93,7 +96,11 @@ pub async fn run(url: &str, args: BenchFeedArgs) {
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut ratios = Vec::new();
     for (label, me) in readers {
-        let follows = app::db::follows::counts(&pool, me).await.unwrap().following;
+        let follows: i64 = sqlx::query_scalar("SELECT following_count FROM users WHERE id = $1")
+            .bind(me.get())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         for page in [1usize, 50] {
             let request = page_request(&pool, me, page).await;
             let ours = measure(args.runs, || {
@@ -108,7 +115,7 @@ pub async fn run(url: &str, args: BenchFeedArgs) {
             let tutorial = measure(args.baseline_runs, || {
                 let pool = pool.clone();
                 async move {
-                    posts::followed_posts_tutorial_baseline(&pool, me, page as i64, PAGE_SIZE)
+                    tutorial::followed_posts(&pool, me, page as i64, PAGE_SIZE)
                         .await
                         .unwrap();
                 }
@@ -145,7 +152,7 @@ pub async fn run(url: &str, args: BenchFeedArgs) {
 
 /// Runs the heavy reader's feed (page 1 and page 50) on a connection where auto_explain
 /// reports every plan back as a NOTICE, so what is explained is exactly the query the app sends.
-async fn explain_heavy_feed(url: &str, me: i64, path: &str) {
+async fn explain_heavy_feed(url: &str, me: UserId, path: &str) {
     use std::sync::{Arc, Mutex};
     use tracing_subscriber::layer::SubscriberExt;
 
