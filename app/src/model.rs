@@ -64,6 +64,8 @@ pub struct UserSummary {
     pub about_me: Option<String>,
     /// Whether the signed-in reader follows this user; `None` when signed out or it is the reader.
     pub followed_by_me: Option<bool>,
+    /// Whether this user follows the signed-in reader ("Follows you").
+    pub follows_me: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +78,8 @@ pub struct Profile {
     pub following_count: i64,
     pub is_me: bool,
     pub followed_by_me: Option<bool>,
+    /// Whether this user follows the signed-in reader ("Follows you").
+    pub follows_me: bool,
 }
 
 /// Which side of a user's links a list shows.

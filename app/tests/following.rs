@@ -424,3 +424,90 @@ async fn explore_and_profiles_list_posts_newest_first(pool: PgPool) {
         .unwrap();
     assert_eq!(bodies(&johns.items), ["john 3", "john 1"]);
 }
+
+async fn suggested_to(pool: &PgPool, me: UserId) -> Vec<String> {
+    follows::suggestions(pool, me, 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|user| user.username)
+        .collect()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn who_to_follow_and_follows_you_in_the_canonical_scenario(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    let susan = user(&pool, "susan").await;
+    user(&pool, "mary").await;
+    user(&pool, "david").await;
+    follows::follow(&pool, john, &name("susan")).await.unwrap();
+    follows::follow(&pool, john, &name("david")).await.unwrap();
+    follows::follow(&pool, susan, &name("mary")).await.unwrap();
+
+    // susan follows mary, so mary comes first for john: ahead of anyone merely popular.
+    let for_john = suggested_to(&pool, john).await;
+    assert_eq!(for_john.first().map(String::as_str), Some("mary"));
+    for never in ["john", "susan", "david"] {
+        assert!(
+            !for_john.iter().any(|n| n == never),
+            "{never}: {for_john:?}"
+        );
+    }
+    follows::follow(&pool, john, &name("mary")).await.unwrap();
+    assert!(
+        !suggested_to(&pool, john).await.iter().any(|n| n == "mary"),
+        "followed, so no longer suggested"
+    );
+
+    // "Follows you" on john's profile, as susan sees it, only once john follows her.
+    let john_name = name("john");
+    let johns_profile = || users::profile(&pool, Some(susan), &john_name);
+    assert!(
+        johns_profile().await.unwrap().follows_me,
+        "john follows susan"
+    );
+    follows::unfollow(&pool, john, &name("susan"))
+        .await
+        .unwrap();
+    assert!(!johns_profile().await.unwrap().follows_me);
+    follows::follow(&pool, john, &name("susan")).await.unwrap();
+    assert!(johns_profile().await.unwrap().follows_me);
+    // And beside john in susan's list of followers.
+    let followers = follows::list(
+        &pool,
+        Some(susan),
+        &name("susan"),
+        Direction::Followers,
+        PageRequest::First,
+        20,
+    )
+    .await
+    .unwrap();
+    assert!(followers.items.iter().all(|user| user.follows_me));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn someone_who_follows_nobody_is_offered_the_most_followed(pool: PgPool) {
+    let newcomer = user(&pool, "newcomer").await;
+    let star = user(&pool, "star").await;
+    let known = user(&pool, "known").await;
+    user(&pool, "silent").await;
+    for (n, fan) in ["fan1", "fan2", "fan3"].into_iter().enumerate() {
+        let fan = user(&pool, fan).await;
+        post_at(&pool, fan, "hello", n as i64).await;
+        follows::follow(&pool, fan, &name("silent")).await.unwrap();
+        follows::follow(&pool, fan, &name("star")).await.unwrap();
+        if n < 2 {
+            follows::follow(&pool, fan, &name("known")).await.unwrap();
+        }
+    }
+    post_at(&pool, star, "shining", 10).await;
+    post_at(&pool, known, "here", 11).await;
+    let offered = suggested_to(&pool, newcomer).await;
+    assert_eq!(offered.len(), 5, "every recent author: {offered:?}");
+    assert_eq!(offered[..2], ["star", "known"], "most followed first");
+    assert!(
+        !offered.iter().any(|n| n == "silent" || n == "newcomer"),
+        "the most followed of all never posted, so is not recently active: {offered:?}"
+    );
+}

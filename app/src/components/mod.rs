@@ -6,3 +6,4 @@ pub mod params;
 pub mod post_list;
 pub mod title;
 pub mod user_list;
+pub mod who_to_follow;

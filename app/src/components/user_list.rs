@@ -1,10 +1,21 @@
 use crate::components::follow_button::FollowButton;
-use crate::model::UserSummary;
+use crate::model::{FollowState, UserSummary};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+/// "Follows you", beside someone who follows the signed-in reader.
 #[component]
-pub fn UserRow(user: UserSummary) -> impl IntoView {
+pub fn FollowsYou(follows_me: bool) -> impl IntoView {
+    follows_me.then(|| view! { <span class="follows-you">"Follows you"</span> })
+}
+
+#[component]
+pub fn UserRow(
+    user: UserSummary,
+    /// Hears the state after each follow or unfollow from this row.
+    #[prop(optional, into)]
+    on_change: Option<Callback<FollowState>>,
+) -> impl IntoView {
     let profile = format!("/user/{}", user.username);
     let name = user.username.clone();
     view! {
@@ -12,11 +23,18 @@ pub fn UserRow(user: UserSummary) -> impl IntoView {
             <img class="avatar" src=user.avatar_url alt="" width="48" height="48" />
             <div class="user-main">
                 <A href=profile attr:class="author">{name}</A>
+                <FollowsYou follows_me=user.follows_me />
                 {user.about_me.map(|about| view! { <p class="about">{about}</p> })}
             </div>
             {user
                 .followed_by_me
-                .map(|following| view! { <FollowButton username=user.username following /> })}
+                .map(|following| match on_change {
+                    Some(on_change) => {
+                        view! { <FollowButton username=user.username following on_change /> }
+                            .into_any()
+                    }
+                    None => view! { <FollowButton username=user.username following /> }.into_any(),
+                })}
         </li>
     }
 }

@@ -82,7 +82,9 @@ pub async fn profile(
         SELECT u.id AS "id: UserId", u.username, u.email, u.about_me, u.last_seen,
                u.followers_count, u.following_count, now() AS "now!",
                EXISTS (SELECT 1 FROM followers f
-                       WHERE f.follower_id = $2 AND f.followed_id = u.id) AS "followed_by_viewer!"
+                       WHERE f.follower_id = $2 AND f.followed_id = u.id) AS "followed_by_viewer!",
+               EXISTS (SELECT 1 FROM followers f
+                       WHERE f.follower_id = u.id AND f.followed_id = $2) AS "follows_viewer!"
         FROM users u
         WHERE lower(u.username) = lower($1)
         "#,
@@ -102,6 +104,7 @@ pub async fn profile(
         following_count: row.following_count,
         is_me,
         followed_by_me: (viewer.is_some() && !is_me).then_some(row.followed_by_viewer),
+        follows_me: row.follows_viewer && !is_me,
     })
 }
 

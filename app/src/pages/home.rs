@@ -1,5 +1,6 @@
 use crate::components::notice::use_notices;
 use crate::components::post_list::{PostList, page_query};
+use crate::components::who_to_follow::WhoToFollow;
 use crate::domain::POST_MAX_CHARS;
 use crate::error::AppError;
 use crate::model::{Page, PostView};
@@ -99,6 +100,7 @@ fn Home(username: String) -> impl IntoView {
                 </button>
             </ActionForm>
         </section>
+        <WhoToFollow />
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match feed.await {

@@ -2,6 +2,7 @@ use crate::components::follow_button::FollowButton;
 use crate::components::params::username_param;
 use crate::components::post_list::{PostList, page_query};
 use crate::components::title::{page_title, username_title};
+use crate::components::user_list::FollowsYou;
 use crate::error::AppError;
 use crate::model::{Page, PostView, Profile};
 use leptos::prelude::*;
@@ -112,6 +113,7 @@ fn ProfileCard(profile: Profile, #[prop(into)] on_error: Callback<()>) -> impl I
             <img class="avatar large" src=profile.avatar_url alt="" width="128" height="128" />
             <div class="profile-main">
                 <h1>"User: " {profile.username.clone()}</h1>
+                <FollowsYou follows_me=profile.follows_me />
                 {profile.about_me.map(|about| view! { <p class="about">{about}</p> })}
                 <p class="last-seen">
                     "Last seen on: "

@@ -1,0 +1,49 @@
+//! "Who to follow": up to five people the signed-in reader may want to follow, on the home
+//! page. Following one works in place, and the box then shows the next suggestion. Without
+//! JavaScript each Follow is a plain form, like every follow button.
+
+use crate::components::user_list::UserRow;
+use crate::error::AppError;
+use crate::model::{FollowState, UserSummary};
+use leptos::prelude::*;
+
+pub const SUGGESTIONS_SHOWN: i64 = 5;
+
+#[server(prefix = "/api", endpoint = "who_to_follow")]
+pub async fn who_to_follow() -> Result<Vec<UserSummary>, AppError> {
+    use crate::{api, db};
+    api::read("who_to_follow", async |request| {
+        db::follows::suggestions(&request.pool, request.me().await?, SUGGESTIONS_SHOWN).await
+    })
+    .await
+}
+
+#[component]
+pub fn WhoToFollow() -> impl IntoView {
+    // Bumped after each follow from the box, so the followed person gives way to the next.
+    let followed_from_box = RwSignal::new(0u32);
+    let suggestions = Resource::new(move || followed_from_box.get(), |_| who_to_follow());
+    let on_change = Callback::new(move |_: FollowState| followed_from_box.update(|n| *n += 1));
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match suggestions.await {
+                    Ok(people) if !people.is_empty() => view! {
+                        <aside class="card who-to-follow" aria-labelledby="who-to-follow-title">
+                            <h2 id="who-to-follow-title">"Who to follow"</h2>
+                            <ul class="user-list">
+                                {people
+                                    .into_iter()
+                                    .map(|user| view! { <UserRow user on_change /> })
+                                    .collect_view()}
+                            </ul>
+                        </aside>
+                    }
+                        .into_any(),
+                    // Nobody to suggest, or the box failed: the feed matters more than the box.
+                    _ => ().into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

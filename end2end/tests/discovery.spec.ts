@@ -1,0 +1,69 @@
+import { test, expect, register, uniqueName, gotoHydrated, newPerson } from './helpers';
+
+// Who to follow and "Follows you". Each test builds its own small corner of the graph: b is
+// followed by c, whom a follows, so b is a's first suggestion whatever else other tests add.
+async function cornerOfTheGraph(browser: import('@playwright/test').Browser) {
+  const b = uniqueName('sugg_b');
+  const c = uniqueName('sugg_c');
+  const bPerson = await newPerson(browser);
+  await register(bPerson.page, b);
+  const cPerson = await newPerson(browser);
+  await register(cPerson.page, c);
+  await gotoHydrated(cPerson.page, `/user/${b}`);
+  await cPerson.page.getByRole('button', { name: 'Follow' }).click();
+  await expect(cPerson.page.getByRole('button', { name: 'Unfollow' })).toBeVisible();
+  await cPerson.context.close();
+  return { b, bPerson, c };
+}
+
+test('following from Who to follow works in place, and the next suggestion takes its place', async ({ page, browser, consoleErrors }) => {
+  const { b, bPerson, c } = await cornerOfTheGraph(browser);
+  const a = uniqueName('sugg_a');
+  await register(page, a);
+  await gotoHydrated(page, `/user/${c}`);
+  await page.getByRole('button', { name: 'Follow' }).click();
+  await expect(page.getByRole('button', { name: 'Unfollow' })).toBeVisible();
+
+  await gotoHydrated(page, '/');
+  const box = page.getByRole('complementary', { name: 'Who to follow' });
+  await expect(box.getByRole('listitem').first()).toContainText(b);
+  let documentLoads = 0;
+  page.on('load', () => (documentLoads += 1));
+  await box.getByRole('listitem').filter({ hasText: b }).getByRole('button', { name: 'Follow' }).click();
+  await expect(page.getByRole('status')).toContainText(`You are following ${b}!`);
+  await expect(box.getByRole('link', { name: b, exact: true })).toHaveCount(0);
+  expect(documentLoads, 'no new document was loaded').toBe(0);
+
+  // b now sees that a follows them.
+  await gotoHydrated(bPerson.page, `/user/${a}`);
+  await expect(bPerson.page.getByText('Follows you')).toBeVisible();
+  await gotoHydrated(bPerson.page, `/user/${b}/followers`);
+  await expect(bPerson.page.getByRole('listitem').filter({ hasText: a })).toContainText('Follows you');
+  expect(bPerson.errors).toEqual([]);
+  await bPerson.context.close();
+  expect(consoleErrors).toEqual([]);
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('Who to follow is a list of forms that follow and come back home', async ({ page, browser }) => {
+    const { b, bPerson, c } = await cornerOfTheGraph(browser);
+    await bPerson.context.close();
+    const a = uniqueName('sugg_nojs');
+    await page.goto('/register');
+    await page.getByLabel('Username').fill(a);
+    await page.getByLabel('Email').fill(`${a}@example.com`);
+    await page.getByLabel('Password', { exact: true }).fill('correct horse battery');
+    await page.getByLabel('Repeat password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Register' }).click();
+    await page.goto(`/user/${c}`);
+    await page.getByRole('button', { name: 'Follow' }).click();
+    await page.goto('/');
+    const box = page.getByRole('complementary', { name: 'Who to follow' });
+    await box.getByRole('listitem').filter({ hasText: b }).getByRole('button', { name: 'Follow' }).click();
+    await expect(page).toHaveURL(/\/$/);
+    await expect(page.getByRole('status')).toContainText(`You are following ${b}!`);
+    await expect(box.getByRole('link', { name: b, exact: true })).toHaveCount(0);
+  });
+});
