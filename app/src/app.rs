@@ -1,3 +1,4 @@
+use crate::components::known_users::provide_known_users;
 use crate::components::nav::NavBar;
 use crate::components::notice::{NoticeArea, provide_notices};
 use crate::components::title::full_title;
@@ -47,6 +48,7 @@ pub fn App() -> impl IntoView {
         <Title formatter=full_title />
         <Router>
             {provide_notices()}
+            {provide_known_users()}
             <NavBar />
             <main class="container">
                 <NoticeArea />

@@ -2,6 +2,7 @@
 //! `<form method="post">` that the server answers with a redirect back; once hydrated, the same
 //! form calls the server function, disables itself while waiting and flips in place.
 
+use crate::components::known_users::{set_if_changed, use_known_users};
 use crate::components::notice::use_notices;
 use crate::error::AppError;
 use crate::model::FollowState;
@@ -30,8 +31,10 @@ pub async fn unfollow(username: String) -> Result<FollowState, AppError> {
     .await
 }
 
-/// `on_change` hears the true state after every completed click, and `on_error` every failure,
-/// so a page can update its counts or reload what it shows.
+/// Every button for the same user on a page shows the same state (see `known_users`): the
+/// `following` a button is rendered with is the freshest word on it, and each completed click
+/// updates them all. `on_change` hears the true state after every completed click, and
+/// `on_error` every failure, so a page can reload what it shows.
 #[component]
 pub fn FollowButton(
     username: String,
@@ -41,14 +44,18 @@ pub fn FollowButton(
 ) -> impl IntoView {
     let follow = ServerAction::<Follow>::new();
     let unfollow = ServerAction::<Unfollow>::new();
-    let following = RwSignal::new(following);
+    let known = use_known_users().of(&username);
+    set_if_changed(known.followed_by_me, Some(following));
+    let rendered_with = following;
+    let following = Signal::derive(move || known.followed_by_me.get().unwrap_or(rendered_with));
+    let known_users = use_known_users();
     let pending = Signal::derive(move || follow.pending().get() || unfollow.pending().get());
     let notices = use_notices();
 
     for action in [follow.value(), unfollow.value()] {
         Effect::new(move |_| match action.get() {
             Some(Ok(state)) => {
-                following.set(state.following);
+                known_users.record(&state);
                 notices.success(state.message());
                 if let Some(on_change) = on_change {
                     on_change.run(state);

@@ -1,9 +1,11 @@
 pub mod follow_button;
 pub mod form;
+pub mod known_users;
 pub mod nav;
 pub mod notice;
 pub mod params;
 pub mod post_list;
 pub mod title;
+pub mod user_card;
 pub mod user_list;
 pub mod who_to_follow;

@@ -1,3 +1,4 @@
+use crate::components::user_card::UserLink;
 use crate::model::{Cursor, Page, PostView};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -14,13 +15,12 @@ pub fn page_query() -> Memo<(Option<String>, Option<String>)> {
 
 #[component]
 pub fn PostItem(post: PostView) -> impl IntoView {
-    let profile = format!("/user/{}", post.author);
     view! {
         <article class="post">
             <img class="avatar" src=post.avatar_url alt="" width="48" height="48" />
             <div class="post-main">
                 <p class="post-meta">
-                    <A href=profile.clone() attr:class="author">{post.author.clone()}</A>
+                    <UserLink username=post.author.clone() />
                     " · "
                     <time datetime=post.created.iso title=post.created.exact>
                         {post.created.relative}

@@ -1,13 +1,7 @@
 use crate::components::follow_button::FollowButton;
+use crate::components::user_card::{FollowsYou, UserLink};
 use crate::model::{FollowState, UserSummary};
 use leptos::prelude::*;
-use leptos_router::components::A;
-
-/// "Follows you", beside someone who follows the signed-in reader.
-#[component]
-pub fn FollowsYou(follows_me: bool) -> impl IntoView {
-    follows_me.then(|| view! { <span class="follows-you">"Follows you"</span> })
-}
 
 #[component]
 pub fn UserRow(
@@ -16,13 +10,12 @@ pub fn UserRow(
     #[prop(optional, into)]
     on_change: Option<Callback<FollowState>>,
 ) -> impl IntoView {
-    let profile = format!("/user/{}", user.username);
     let name = user.username.clone();
     view! {
         <li class="user-row">
             <img class="avatar" src=user.avatar_url alt="" width="48" height="48" />
             <div class="user-main">
-                <A href=profile attr:class="author">{name}</A>
+                <UserLink username=name />
                 <FollowsYou follows_me=user.follows_me />
                 {user.about_me.map(|about| view! { <p class="about">{about}</p> })}
             </div>

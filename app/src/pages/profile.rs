@@ -1,23 +1,15 @@
 use crate::components::follow_button::FollowButton;
+use crate::components::known_users::use_known_users;
 use crate::components::params::username_param;
 use crate::components::post_list::{PostList, page_query};
 use crate::components::title::{page_title, username_title};
-use crate::components::user_list::FollowsYou;
+use crate::components::user_card::FollowsYou;
+use crate::components::user_card::get_profile;
 use crate::error::AppError;
 use crate::model::{Page, PostView, Profile};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-
-#[server(prefix = "/api", endpoint = "profile")]
-pub async fn get_profile(username: String) -> Result<Profile, AppError> {
-    use crate::{api, db};
-    api::read("profile", async |request| {
-        let username = api::existing_username(&username)?;
-        db::users::profile(&request.pool, request.viewer().await?, &username).await
-    })
-    .await
-}
 
 #[server(prefix = "/api", endpoint = "user_posts")]
 pub async fn get_user_posts(
@@ -83,23 +75,21 @@ pub fn ProfilePage() -> impl IntoView {
 
 #[component]
 fn ProfileCard(profile: Profile, #[prop(into)] on_error: Callback<()>) -> impl IntoView {
-    let followers = RwSignal::new(profile.followers_count);
-    let following = RwSignal::new(profile.following_count);
+    // The counts are the page's, shared with every hover card and button for this user.
+    let known_users = use_known_users();
+    known_users.saw_profile(&profile);
+    let known = known_users.of(&profile.username);
+    let (rendered_followers, rendered_following) =
+        (profile.followers_count, profile.following_count);
+    let followers = move || known.followers_count.get().unwrap_or(rendered_followers);
+    let following = move || known.following_count.get().unwrap_or(rendered_following);
     let name = profile.username.clone();
     let action = if profile.is_me {
         view! { <A href="/edit_profile" attr:class="button">"Edit your profile"</A> }.into_any()
     } else {
         match profile.followed_by_me {
             Some(is_following) => view! {
-                <FollowButton
-                    username=name.clone()
-                    following=is_following
-                    on_change=move |state: crate::model::FollowState| {
-                        followers.set(state.followers_count);
-                        following.set(state.following_count);
-                    }
-                    on_error=on_error
-                />
+                <FollowButton username=name.clone() following=is_following on_error=on_error />
             }
                 .into_any(),
             None => view! {

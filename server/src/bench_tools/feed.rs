@@ -3,7 +3,8 @@
 //! page 50. Prints a Markdown table; writes EXPLAIN (ANALYZE, BUFFERS) of the heavy reader's
 //! feed to `--explain`. Run by `make bench` (scripts/bench.sh).
 
-use app::db::{posts, tutorial};
+use app::components::who_to_follow::SUGGESTIONS_SHOWN;
+use app::db::{follows, posts, tutorial};
 use app::domain::Username;
 use app::model::{PAGE_SIZE, PageRequest, UserId};
 use sqlx::PgPool;
@@ -143,6 +144,45 @@ pub async fn run(url: &str, args: BenchFeedArgs) {
     println!();
     for ratio in ratios {
         println!("- {ratio}");
+    }
+
+    // Who to follow, for the same readers and for one who follows nobody.
+    let newcomer = sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM users WHERE following_count = 0 ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(&pool)
+    .await
+    .unwrap()
+    .map(UserId::new);
+    println!();
+    println!("| who to follow | follows | runs | p50 ms | p99 ms | mean ms |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    let suggested_to = readers
+        .iter()
+        .copied()
+        .chain(newcomer.map(|id| ("follows nobody", id)));
+    for (label, me) in suggested_to {
+        let follows: i64 = sqlx::query_scalar("SELECT following_count FROM users WHERE id = $1")
+            .bind(me.get())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let stats = measure(args.runs, || {
+            let pool = pool.clone();
+            async move {
+                follows::suggestions(&pool, me, SUGGESTIONS_SHOWN)
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+        println!(
+            "| {label} reader | {follows} | {} | {} | {} | {} |",
+            args.runs,
+            ms(stats.p50),
+            ms(stats.p99),
+            ms(stats.mean)
+        );
     }
 
     if let Some(path) = args.explain {

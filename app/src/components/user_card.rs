@@ -1,0 +1,167 @@
+//! A person's name as a link that, once the page is hydrated, opens a small card about them on
+//! hover, focus or tap: avatar, about me, counts, last seen and a Follow button that is the same
+//! button as every other for them on the page. Without JavaScript it is simply a link.
+
+use crate::components::follow_button::FollowButton;
+use crate::components::known_users::use_known_users;
+use crate::error::AppError;
+use crate::model::Profile;
+use leptos::ev;
+use leptos::prelude::*;
+use leptos::wasm_bindgen::JsCast;
+use leptos::web_sys;
+use leptos_router::components::A;
+
+#[server(prefix = "/api", endpoint = "profile")]
+pub async fn get_profile(username: String) -> Result<Profile, AppError> {
+    use crate::{api, db};
+    api::read("profile", async |request| {
+        let username = api::existing_username(&username)?;
+        db::users::profile(&request.pool, request.viewer().await?, &username).await
+    })
+    .await
+}
+
+/// "Follows you", beside someone who follows the signed-in reader.
+#[component]
+pub fn FollowsYou(follows_me: bool) -> impl IntoView {
+    follows_me.then(|| view! { <span class="follows-you">"Follows you"</span> })
+}
+
+/// Whether focus is leaving the card and its name: to an element outside them, or out of the
+/// page. Focus lost because the clicked Follow button disabled itself while it waits does not
+/// count: closing the card then would drop the follow's answer.
+fn focus_leaves(event: &ev::FocusEvent) -> bool {
+    let next = event
+        .related_target()
+        .and_then(|target| target.dyn_into::<web_sys::Node>().ok());
+    match next {
+        Some(next) => !event
+            .current_target()
+            .and_then(|current| current.dyn_into::<web_sys::Node>().ok())
+            .is_some_and(|current| current.contains(Some(&next))),
+        None => !event
+            .target()
+            .and_then(|losing| losing.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|losing| losing.has_attribute("disabled")),
+    }
+}
+
+#[component]
+pub fn UserLink(username: String) -> impl IntoView {
+    let known_users = use_known_users();
+    let known = known_users.of(&username);
+    let open = RwSignal::new(false);
+    let loading = StoredValue::new(false);
+    let name = StoredValue::new(username.clone());
+    // The browser still sends events (focus leaving a link that is being removed, say) to a name
+    // whose page has just been left; by then its signals are gone.
+    let gone = move || open.is_disposed();
+    let show = move || {
+        if gone() {
+            return;
+        }
+        open.set(true);
+        if known.card.get_untracked().is_none() && !loading.get_value() {
+            loading.set_value(true);
+            leptos::task::spawn_local(async move {
+                if let Ok(profile) = get_profile(name.get_value()).await {
+                    known_users.saw_profile(&profile);
+                    known.card.set(Some(profile));
+                }
+                if !gone() {
+                    loading.set_value(false);
+                }
+            });
+        }
+    };
+    // A tap on a touch screen opens the card first; a second tap follows the link.
+    let tapped = StoredValue::new(false);
+    let on_pointerdown = move |event: ev::PointerEvent| {
+        if gone() {
+            return;
+        }
+        tapped.set_value(event.pointer_type() == "touch" && !open.get_untracked());
+    };
+    let on_click = move |event: ev::MouseEvent| {
+        if !gone() && tapped.get_value() {
+            tapped.set_value(false);
+            event.prevent_default();
+            show();
+        }
+    };
+    let on_keydown = move |event: ev::KeyboardEvent| {
+        if !gone() && event.key() == "Escape" && open.get_untracked() {
+            open.set(false);
+        }
+    };
+    let card_id = format!("user-card-{}", username.to_lowercase());
+    view! {
+        <span
+            class="user-link"
+            on:mouseenter=move |_| show()
+            on:mouseleave=move |_| {
+                if !gone() {
+                    open.set(false);
+                }
+            }
+            on:focusin=move |_| show()
+            on:focusout=move |event| {
+                if !gone() && focus_leaves(&event) {
+                    open.set(false);
+                }
+            }
+            on:keydown=on_keydown
+            on:pointerdown=on_pointerdown
+            on:click=on_click
+        >
+            <A href=format!("/user/{username}") attr:class="author">{username.clone()}</A>
+            // `try_get`: Leptos may ask once more while the page that held the name is torn down.
+            <Show when=move || open.try_get().unwrap_or(false)>
+                <div class="hover-card" id=card_id.clone() role="group" aria-label=format!("About {}", name.get_value())>
+                    {move || match known.card.get() {
+                        Some(profile) => view! { <CardBody profile /> }.into_any(),
+                        None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+                    }}
+                </div>
+            </Show>
+        </span>
+    }
+    // Erased, so the lists that hold many of these stay within the compiler's type depth.
+    .into_any()
+}
+
+#[component]
+fn CardBody(profile: Profile) -> impl IntoView {
+    let known = use_known_users().of(&profile.username);
+    let (rendered_followers, rendered_following) =
+        (profile.followers_count, profile.following_count);
+    let counts = move || {
+        format!(
+            "{} followers, {} following.",
+            known.followers_count.get().unwrap_or(rendered_followers),
+            known.following_count.get().unwrap_or(rendered_following)
+        )
+    };
+    let name = profile.username.clone();
+    view! {
+        <div class="hover-card-head">
+            <img class="avatar" src=profile.avatar_url alt="" width="48" height="48" />
+            <div>
+                <strong>{profile.username.clone()}</strong>
+                <FollowsYou follows_me=profile.follows_me />
+            </div>
+        </div>
+        {profile.about_me.map(|about| view! { <p class="about">{about}</p> })}
+        <p class="counts">{counts}</p>
+        <p class="last-seen">
+            "Last seen "
+            <time datetime=profile.last_seen.iso title=profile.last_seen.exact>
+                {profile.last_seen.relative}
+            </time>
+        </p>
+        {profile
+            .followed_by_me
+            .map(|following| view! { <FollowButton username=name following /> })}
+    }
+}
