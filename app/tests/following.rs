@@ -511,3 +511,26 @@ async fn someone_who_follows_nobody_is_offered_the_most_followed(pool: PgPool) {
         "the most followed of all never posted, so is not recently active: {offered:?}"
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_kept_ranking_never_shows_someone_already_followed(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    let susan = user(&pool, "susan").await;
+    for name_ in ["mary", "david", "eve"] {
+        user(&pool, name_).await;
+        follows::follow(&pool, susan, &name(name_)).await.unwrap();
+    }
+    follows::follow(&pool, john, &name("susan")).await.unwrap();
+    let first = suggested_to(&pool, john).await;
+    assert!(first.iter().any(|n| n == "mary"), "{first:?}");
+
+    // One unfollow and one follow: john follows as many as before, so the kept ranking is
+    // reused, and mary, followed now, is dropped from it.
+    follows::unfollow(&pool, john, &name("susan"))
+        .await
+        .unwrap();
+    follows::follow(&pool, john, &name("mary")).await.unwrap();
+    let second = suggested_to(&pool, john).await;
+    let first_without_mary: Vec<String> = first.into_iter().filter(|n| n != "mary").collect();
+    assert_eq!(second, first_without_mary);
+}

@@ -17,7 +17,7 @@ pub fn page_query() -> Memo<(Option<String>, Option<String>)> {
 pub fn PostItem(post: PostView) -> impl IntoView {
     view! {
         <article class="post">
-            <img class="avatar" src=post.avatar_url alt="" width="48" height="48" />
+            <UserLink username=post.author.clone() avatar_url=post.avatar_url />
             <div class="post-main">
                 <p class="post-meta">
                     <UserLink username=post.author.clone() />

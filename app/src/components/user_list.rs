@@ -13,7 +13,7 @@ pub fn UserRow(
     let name = user.username.clone();
     view! {
         <li class="user-row">
-            <img class="avatar" src=user.avatar_url alt="" width="48" height="48" />
+            <UserLink username=user.username.clone() avatar_url=user.avatar_url />
             <div class="user-main">
                 <UserLink username=name />
                 <FollowsYou follows_me=user.follows_me />

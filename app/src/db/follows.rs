@@ -204,23 +204,75 @@ struct Suggestion {
 /// Up to `limit` people `me` may want to follow: those followed by the people `me` follows,
 /// whom `me` does not follow yet, ranked by how many of `me`'s followees follow them, then by
 /// how recently they were active. Someone who follows nobody (or whose followees lead nowhere
-/// new) gets the most-followed of the recently active instead: the authors of the latest
-/// `RECENT_POSTS_FOR_POPULAR` posts, read from `posts_newest` alone.
+/// new) gets the most-followed of the recently active instead.
 ///
-/// To keep it fast for someone who follows thousands, it counts among `me`'s
-/// `SUGGESTION_FOLLOWEES` most recent followees, and over the `SUGGESTION_LINKS_EACH` most
-/// recent follows of each: a sample of the neighbourhood that favours what is current. On the
-/// benchmark's graph, 200 × 50 took 48 ms at p50 for a heavy reader, nearly all of it reading
-/// the ~9,000 candidates' rows to rank them; 100 × 5 took 4 ms. No index on
-/// `followers_count`: it would make every follow's counter update a non-HOT update of `users`
-/// with four index writes.
+/// The ranking is kept in `suggestions` for `SUGGESTIONS_FRESH_FOR` and only while `me`
+/// follows as many people as when it was computed (see the migration): the home page is shown
+/// far more often than the neighbourhood changes. Whoever `me` follows by the time of reading
+/// is dropped from it.
 pub async fn suggestions(
     pool: &PgPool,
     me: UserId,
     limit: i64,
 ) -> Result<Vec<UserSummary>, AppError> {
+    let kept = sqlx::query_scalar!(
+        r#"
+        SELECT s.suggested FROM suggestions s JOIN users me ON me.id = s.user_id
+        WHERE s.user_id = $1 AND s.following_count = me.following_count
+          AND s.computed_at > now() - make_interval(secs => $2)
+        "#,
+        me.get(),
+        SUGGESTIONS_FRESH_FOR.as_secs_f64(),
+    )
+    .fetch_optional(pool)
+    .await?;
+    let ranked = match kept {
+        Some(ranked) => ranked,
+        None => rank_suggestions(pool, me).await?,
+    };
     let rows = sqlx::query_as!(
         Suggestion,
+        r#"
+        SELECT u.username, u.email, u.about_me,
+               EXISTS (SELECT 1 FROM followers theirs
+                       WHERE theirs.follower_id = u.id AND theirs.followed_id = $1) AS "follows_viewer!"
+        FROM unnest($2::bigint[]) WITH ORDINALITY AS pick(id, position)
+        JOIN users u ON u.id = pick.id
+        WHERE NOT EXISTS (SELECT 1 FROM followers mine
+                          WHERE mine.follower_id = $1 AND mine.followed_id = pick.id)
+        ORDER BY pick.position
+        LIMIT $3
+        "#,
+        me.get(),
+        &ranked,
+        limit,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| UserSummary {
+            avatar_url: avatar_url(&row.email, LIST_AVATAR_SIZE),
+            username: row.username,
+            about_me: row.about_me,
+            followed_by_me: Some(false),
+            follows_me: row.follows_viewer,
+        })
+        .collect())
+}
+
+/// Ranks the people `me` may want to follow, best first, and keeps the ranking in
+/// `suggestions`.
+///
+/// To keep it fast for someone who follows thousands, it counts among `me`'s
+/// `SUGGESTION_FOLLOWEES` most recent followees, and over the `SUGGESTION_LINKS_EACH` most
+/// recent follows of each: a sample of the neighbourhood that favours what is current. On the
+/// benchmark's graph, 200 × 50 took 48 ms at p50 for a heavy reader, nearly all of it reading
+/// the ~9,000 candidates' rows to rank them; 100 × 5 took 3-4 ms. The popular fallback reads the
+/// authors of the latest `RECENT_POSTS_FOR_POPULAR` posts from `posts_newest` alone: an index on
+/// `followers_count` would make every follow's counter update a non-HOT update of `users`.
+pub async fn rank_suggestions(pool: &PgPool, me: UserId) -> Result<Vec<i64>, AppError> {
+    Ok(sqlx::query_scalar!(
         r#"
         WITH my_followees AS (
             SELECT followed_id FROM followers WHERE follower_id = $1
@@ -249,7 +301,7 @@ pub async fn suggestions(
             FROM recent_authors JOIN users u ON u.id = recent_authors.author_id
             WHERE u.id <> $1
             ORDER BY u.followers_count DESC, u.id
-            LIMIT $2::bigint * 10
+            LIMIT $2
         ),
         candidates AS (
             SELECT id, max(shared) AS shared
@@ -257,36 +309,45 @@ pub async fn suggestions(
             WHERE NOT EXISTS (SELECT 1 FROM followers mine
                               WHERE mine.follower_id = $1 AND mine.followed_id = both_kinds.id)
             GROUP BY id
+        ),
+        ranked AS (
+            SELECT c.id,
+                   row_number() OVER (
+                       ORDER BY c.shared DESC,
+                                CASE WHEN c.shared = 0 THEN u.followers_count END DESC NULLS LAST,
+                                u.last_seen DESC, u.id
+                   ) AS position
+            FROM candidates c JOIN users u ON u.id = c.id
+        ),
+        best AS (
+            SELECT coalesce(array_agg(id ORDER BY position), '{}') AS suggested
+            FROM ranked WHERE position <= $2
+        ),
+        stored AS (
+            INSERT INTO suggestions (user_id, suggested, following_count, computed_at)
+            SELECT $1, best.suggested, me.following_count, now()
+            FROM best, users me WHERE me.id = $1
+            ON CONFLICT (user_id) DO UPDATE
+                SET suggested = EXCLUDED.suggested,
+                    following_count = EXCLUDED.following_count,
+                    computed_at = EXCLUDED.computed_at
         )
-        SELECT u.username, u.email, u.about_me,
-               EXISTS (SELECT 1 FROM followers theirs
-                       WHERE theirs.follower_id = u.id AND theirs.followed_id = $1) AS "follows_viewer!"
-        FROM candidates c JOIN users u ON u.id = c.id
-        ORDER BY c.shared DESC,
-                 CASE WHEN c.shared = 0 THEN u.followers_count END DESC NULLS LAST,
-                 u.last_seen DESC, u.id
-        LIMIT $2
+        SELECT suggested AS "suggested!" FROM best
         "#,
         me.get(),
-        limit,
+        SUGGESTIONS_KEPT,
         SUGGESTION_FOLLOWEES,
         SUGGESTION_LINKS_EACH,
         RECENT_POSTS_FOR_POPULAR,
     )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| UserSummary {
-            avatar_url: avatar_url(&row.email, LIST_AVATAR_SIZE),
-            username: row.username,
-            about_me: row.about_me,
-            followed_by_me: Some(false),
-            follows_me: row.follows_viewer,
-        })
-        .collect())
+    .fetch_one(pool)
+    .await?)
 }
 
+/// How long a reader's ranking is reused, while they follow as many people as it was made for.
+pub const SUGGESTIONS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+/// How many ranked people are kept, so following a few from the box still leaves five.
+pub const SUGGESTIONS_KEPT: i64 = 20;
 /// How many of the reader's most recent followees suggestions are counted among.
 pub const SUGGESTION_FOLLOWEES: i64 = 100;
 /// How many of each followee's most recent follows are counted.

@@ -1,0 +1,16 @@
+-- Who to follow, remembered per reader for a few minutes. Computing suggestions reads hundreds
+-- of rows (3-7 ms on the benchmark's graph); the home page is shown far more often than the
+-- neighbourhood changes, so each reader's list is computed at most once per few minutes, by
+-- whichever server process asks first, and shared by all of them.
+--
+-- It is never wrong, only a little old: every read drops anyone the reader follows by then,
+-- and a list is used only while the reader's following_count is what it was computed for, so
+-- a follow or an unfollow brings a fresh list on the next home page without any extra write on
+-- the follow itself.
+CREATE TABLE suggestions (
+    user_id         bigint      PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    -- Best first. Ids of users deleted since are simply not found.
+    suggested       bigint[]    NOT NULL,
+    following_count bigint      NOT NULL,
+    computed_at     timestamptz NOT NULL DEFAULT now()
+);
