@@ -10,7 +10,6 @@ use leptos::ev;
 use leptos::prelude::*;
 use leptos::wasm_bindgen::JsCast;
 use leptos::web_sys;
-use leptos_router::components::A;
 
 #[server(prefix = "/api", endpoint = "profile")]
 pub async fn get_profile(username: String) -> Result<Profile, AppError> {
@@ -62,11 +61,19 @@ pub fn UserLink(
     // The browser still sends events (focus leaving a link that is being removed, say) to a name
     // whose page has just been left; by then its signals are gone.
     let gone = move || open.is_disposed();
+    let close = move || {
+        if open.get_untracked() {
+            open.set(false);
+        }
+    };
     let show = move || {
         if gone() {
             return;
         }
-        open.set(true);
+        // Only a change: the card is redrawn whenever `open` is written.
+        if !open.get_untracked() {
+            open.set(true);
+        }
         // Looked up only now: a page of names costs the server nothing more than its links.
         let known = known_users.of(&name.get_value());
         if known.card.get_untracked().is_none() && !loading.get_value() {
@@ -99,23 +106,22 @@ pub fn UserLink(
     };
     let on_keydown = move |event: ev::KeyboardEvent| {
         if !gone() && event.key() == "Escape" && open.get_untracked() {
-            open.set(false);
+            close();
         }
     };
-    let card_id = format!("user-card-{}", username.to_lowercase());
     view! {
         <span
             class="user-link"
             on:mouseenter=move |_| show()
             on:mouseleave=move |_| {
                 if !gone() {
-                    open.set(false);
+                    close();
                 }
             }
             on:focusin=move |_| show()
             on:focusout=move |event| {
                 if !gone() && focus_leaves(&event) {
-                    open.set(false);
+                    close();
                 }
             }
             on:keydown=on_keydown
@@ -124,25 +130,27 @@ pub fn UserLink(
         >
             {match avatar_url {
                 Some(avatar_url) => view! {
-                    <A href=format!("/user/{username}") attr:class="avatar-link" attr:tabindex="-1" attr:aria-hidden="true">
+                    <a href=format!("/user/{username}") class="avatar-link" tabindex="-1" aria-hidden="true">
                         <img class="avatar" src=avatar_url alt="" width="48" height="48" />
-                    </A>
+                    </a>
                 }
                     .into_any(),
                 None => view! {
-                    <A href=format!("/user/{username}") attr:class="author">{username.clone()}</A>
+                    <a href=format!("/user/{username}") class="author">{username.clone()}</a>
                 }
                     .into_any(),
             }}
             // `try_get`: Leptos may ask once more while the page that held the name is torn down.
-            <Show when=move || open.try_get().unwrap_or(false)>
-                <div class="hover-card" id=card_id.clone() role="group" aria-label=format!("About {}", name.get_value())>
-                    {move || match known_users.of(&name.get_value()).card.get() {
-                        Some(profile) => view! { <CardBody profile /> }.into_any(),
-                        None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-                    }}
-                </div>
-            </Show>
+            {move || {
+                open.try_get().unwrap_or(false).then(|| view! {
+                    <div class="hover-card" role="group" aria-label=format!("About {}", name.get_value())>
+                        {move || match known_users.of(&name.get_value()).card.get() {
+                            Some(profile) => view! { <CardBody profile /> }.into_any(),
+                            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+                        }}
+                    </div>
+                })
+            }}
         </span>
     }
     // Erased, so the lists that hold many of these stay within the compiler's type depth.
