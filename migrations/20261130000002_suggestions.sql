@@ -4,9 +4,9 @@
 -- whichever server process asks first, and shared by all of them.
 --
 -- It is never wrong, only a little old: every read drops anyone the reader follows by then,
--- and a list is used only while the reader's following_count is what it was computed for, so
--- a follow or an unfollow brings a fresh list on the next home page without any extra write on
--- the follow itself.
+-- and following_count records what the list was computed for, so a follow or an unfollow
+-- brings a fresh list soon (see db::follows::suggestions) without any extra write on the
+-- follow itself.
 CREATE TABLE suggestions (
     user_id         bigint      PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
     -- Best first. Ids of users deleted since are simply not found.

@@ -206,10 +206,13 @@ struct Suggestion {
 /// how recently they were active. Someone who follows nobody (or whose followees lead nowhere
 /// new) gets the most-followed of the recently active instead.
 ///
-/// The ranking is kept in `suggestions` for `SUGGESTIONS_FRESH_FOR` and only while `me`
-/// follows as many people as when it was computed (see the migration): the home page is shown
-/// far more often than the neighbourhood changes. Whoever `me` follows by the time of reading
-/// is dropped from it.
+/// The ranking is kept in `suggestions` for `SUGGESTIONS_FRESH_FOR` (see the migration): the
+/// home page is shown far more often than the neighbourhood changes. Whoever `me` follows by
+/// the time of reading is dropped from it. Once `me` follows more or fewer people it is ranked
+/// again, at once for someone who followed nobody when it was made (their first follows should
+/// shape the box), otherwise once it is `SUGGESTIONS_KEPT_THROUGH_FOLLOWS_FOR` old: someone
+/// following and unfollowing all the time would otherwise pay for a ranking on every home page
+/// (the soak of `make bench` halved its throughput that way).
 pub async fn suggestions(
     pool: &PgPool,
     me: UserId,
@@ -218,11 +221,14 @@ pub async fn suggestions(
     let kept = sqlx::query_scalar!(
         r#"
         SELECT s.suggested FROM suggestions s JOIN users me ON me.id = s.user_id
-        WHERE s.user_id = $1 AND s.following_count = me.following_count
+        WHERE s.user_id = $1
           AND s.computed_at > now() - make_interval(secs => $2)
+          AND (s.following_count = me.following_count
+               OR (s.following_count > 0 AND s.computed_at > now() - make_interval(secs => $3)))
         "#,
         me.get(),
         SUGGESTIONS_FRESH_FOR.as_secs_f64(),
+        SUGGESTIONS_KEPT_THROUGH_FOLLOWS_FOR.as_secs_f64(),
     )
     .fetch_optional(pool)
     .await?;
@@ -346,6 +352,9 @@ pub async fn rank_suggestions(pool: &PgPool, me: UserId) -> Result<Vec<i64>, App
 
 /// How long a reader's ranking is reused, while they follow as many people as it was made for.
 pub const SUGGESTIONS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+/// How long a ranking is kept although `me` has followed or unfollowed people since.
+pub const SUGGESTIONS_KEPT_THROUGH_FOLLOWS_FOR: std::time::Duration =
+    std::time::Duration::from_secs(60);
 /// How many ranked people are kept, so following a few from the box still leaves five.
 pub const SUGGESTIONS_KEPT: i64 = 20;
 /// How many of the reader's most recent followees suggestions are counted among.
