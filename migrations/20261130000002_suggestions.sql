@@ -1,7 +1,7 @@
--- Who to follow, remembered per reader for a few minutes. Computing suggestions reads hundreds
--- of rows (3-7 ms on the benchmark's graph); the home page is shown far more often than the
--- neighbourhood changes, so each reader's list is computed at most once per few minutes, by
--- whichever server process asks first, and shared by all of them.
+-- Who to follow, remembered per reader. Ranking suggestions reads hundreds of rows (3-7 ms on
+-- the benchmark's graph); the home page is shown far more often than the neighbourhood
+-- changes, so a reader's ranking is kept (up to 10 minutes; see db::follows::suggestions for
+-- when a follow brings a new one) by whichever server process ranked it, and shared by all.
 --
 -- It is never wrong, only a little old: every read drops anyone the reader follows by then,
 -- and following_count records what the list was computed for, so a follow or an unfollow

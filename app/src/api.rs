@@ -51,7 +51,11 @@ impl Request {
 /// A username as it arrives in a URL or a form field naming someone: parsed once, here. A name
 /// no account can have is simply not found.
 pub fn existing_username(text: &str) -> Result<Username, AppError> {
-    Username::parse(text).map_err(|_| AppError::user_not_found(text))
+    match Username::parse(text) {
+        // Parsing trims, which suits a form; a name in a URL must be the name itself.
+        Ok(username) if username.as_str() == text => Ok(username),
+        _ => Err(AppError::user_not_found(text)),
+    }
 }
 
 fn span(name: &'static str) -> tracing::Span {
@@ -97,4 +101,22 @@ pub async fn change<T>(
     }
     .instrument(span(name))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_in_a_url_is_found_only_as_it_is() {
+        assert_eq!(existing_username("john").unwrap().as_str(), "john");
+        assert_eq!(
+            existing_username(" john"),
+            Err(AppError::NotFound("There is no user by that name.".into()))
+        );
+        assert_eq!(
+            existing_username("<b>"),
+            Err(AppError::NotFound("There is no user by that name.".into()))
+        );
+    }
 }

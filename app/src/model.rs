@@ -7,6 +7,8 @@ use std::fmt;
 use std::str::FromStr;
 
 pub const PAGE_SIZE: i64 = 20;
+/// How many people the Who to follow box shows.
+pub const SUGGESTIONS_SHOWN: i64 = 5;
 
 /// The id of an account. Its own type, so a post id or a count can never be passed where a
 /// user is meant.

@@ -483,7 +483,29 @@ async fn who_to_follow_and_follows_you_in_the_canonical_scenario(pool: PgPool) {
     )
     .await
     .unwrap();
-    assert!(followers.items.iter().all(|user| user.follows_me));
+    let badges: Vec<(&str, bool)> = followers
+        .items
+        .iter()
+        .map(|user| (user.username.as_str(), user.follows_me))
+        .collect();
+    assert_eq!(badges, [("john", true)]);
+    // Someone susan follows who does not follow her back has no badge.
+    let following = follows::list(
+        &pool,
+        Some(susan),
+        &name("susan"),
+        Direction::Following,
+        PageRequest::First,
+        20,
+    )
+    .await
+    .unwrap();
+    let badges: Vec<(&str, bool)> = following
+        .items
+        .iter()
+        .map(|user| (user.username.as_str(), user.follows_me))
+        .collect();
+    assert_eq!(badges, [("mary", false)]);
 }
 
 #[sqlx::test(migrations = "../migrations")]

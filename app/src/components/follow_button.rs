@@ -2,7 +2,7 @@
 //! `<form method="post">` that the server answers with a redirect back; once hydrated, the same
 //! form calls the server function, disables itself while waiting and flips in place.
 
-use crate::components::known_users::{set_if_changed, use_known_users};
+use crate::components::known_users::use_known_users;
 use crate::components::notice::use_notices;
 use crate::error::AppError;
 use crate::model::FollowState;
@@ -32,8 +32,9 @@ pub async fn unfollow(username: String) -> Result<FollowState, AppError> {
 }
 
 /// Every button for the same user on a page shows the same state (see `known_users`): the
-/// `following` a button is rendered with is the freshest word on it, and each completed click
-/// updates them all. `on_change` hears the true state after every completed click, and
+/// first word on the page comes from the data a button is rendered with, later ones from the
+/// server's answers to clicks and from fresh loads of the profile; a button rendered again
+/// later (in a hover card opened again, say) does not overwrite them. `on_change` hears the true state after every completed click, and
 /// `on_error` every failure, so a page can reload what it shows.
 #[component]
 pub fn FollowButton(
@@ -45,12 +46,22 @@ pub fn FollowButton(
     let follow = ServerAction::<Follow>::new();
     let unfollow = ServerAction::<Unfollow>::new();
     let known = use_known_users().of(&username);
-    set_if_changed(known.followed_by_me, Some(following));
+    if known.followed_by_me.get_untracked().is_none() {
+        known.followed_by_me.set(Some(following));
+    }
     let rendered_with = following;
     let following = Signal::derive(move || known.followed_by_me.get().unwrap_or(rendered_with));
     let known_users = use_known_users();
     let pending = Signal::derive(move || follow.pending().get() || unfollow.pending().get());
     let notices = use_notices();
+    // Only changes, so an idle button never clears another's flag for the same user.
+    Effect::new(move |was_pending: Option<bool>| {
+        let is_pending = pending.get();
+        if was_pending.is_some_and(|was| was != is_pending) {
+            known.follow_in_flight.set(is_pending);
+        }
+        is_pending
+    });
 
     for action in [follow.value(), unfollow.value()] {
         Effect::new(move |_| match action.get() {

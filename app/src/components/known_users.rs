@@ -15,6 +15,9 @@ pub struct KnownUser {
     pub following_count: RwSignal<Option<i64>>,
     /// The hover card's data, loaded at most once per page.
     pub card: RwSignal<Option<Profile>>,
+    /// A follow or unfollow of this user is waiting for its answer: a hover card holding the
+    /// button stays open until it comes, or the answer would be dropped with the card.
+    pub follow_in_flight: RwSignal<bool>,
 }
 
 #[derive(Clone, Copy)]
@@ -38,6 +41,7 @@ impl KnownUsers {
                 followers_count: RwSignal::new(None),
                 following_count: RwSignal::new(None),
                 card: RwSignal::new(None),
+                follow_in_flight: RwSignal::new(false),
             })
         });
         self.users.update_value(|users| {
@@ -52,6 +56,14 @@ impl KnownUsers {
         set_if_changed(known.followed_by_me, Some(state.following));
         set_if_changed(known.followers_count, Some(state.followers_count));
         set_if_changed(known.following_count, Some(state.following_count));
+        // A card opened again later starts from what the page knows now.
+        known.card.update(|card| {
+            if let Some(card) = card {
+                card.followed_by_me = Some(state.following);
+                card.followers_count = state.followers_count;
+                card.following_count = state.following_count;
+            }
+        });
     }
 
     /// A profile just read from the server: fresher than anything the page held.
@@ -66,7 +78,7 @@ impl KnownUsers {
 }
 
 /// Writing the same value again would still wake every reader; this does not.
-pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(
+fn set_if_changed<T: PartialEq + Send + Sync + 'static>(
     signal: RwSignal<Option<T>>,
     value: Option<T>,
 ) {
@@ -75,8 +87,10 @@ pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(
     }
 }
 
-/// Sets up the store for the app; call inside the `<Router>`. A new page starts afresh, so its
-/// cards are loaded again rather than shown from an older page.
+/// Sets up the store for the app; call inside the `<Router>`. A new page starts afresh: every
+/// entry forgets what it knew, so the page's own data and cards are what it shows. Entries are
+/// emptied rather than removed, so a component of the new page that looked one up before the
+/// reset still shares it with everything after.
 pub fn provide_known_users() {
     let known = KnownUsers {
         users: StoredValue::new(HashMap::new()),
@@ -87,7 +101,14 @@ pub fn provide_known_users() {
     Effect::new(move |previous: Option<String>| {
         let path = pathname.get();
         if previous.is_some_and(|previous| previous != path) {
-            known.users.update_value(HashMap::clear);
+            known.users.with_value(|users| {
+                for entry in users.values() {
+                    set_if_changed(entry.followed_by_me, None);
+                    set_if_changed(entry.followers_count, None);
+                    set_if_changed(entry.following_count, None);
+                    entry.card.set(None);
+                }
+            });
         }
         path
     });

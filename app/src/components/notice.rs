@@ -77,10 +77,9 @@ pub fn provide_notices() {
         let path = pathname.get();
         if previous_path.is_some_and(|previous| previous != path) {
             flash_dismissed.set(true);
-            if belongs_on.get_untracked() == Some(path.as_str()) {
-                belongs_on.set(None);
-            } else {
-                belongs_on.set(None);
+            let arrived_where_it_belongs = belongs_on.get_untracked() == Some(path.as_str());
+            belongs_on.set(None);
+            if !arrived_where_it_belongs {
                 current.set(None);
             }
         }

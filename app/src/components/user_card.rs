@@ -55,9 +55,19 @@ pub fn UserLink(
     #[prop(optional, into)] avatar_url: Option<String>,
 ) -> impl IntoView {
     let known_users = use_known_users();
+    // What the person asked for; the card also stays while its follow waits for an answer.
     let open = RwSignal::new(false);
+    let ever_opened = RwSignal::new(false);
     let loading = StoredValue::new(false);
     let name = StoredValue::new(username.clone());
+    // `try_`: Leptos may evaluate this once more while the page that held the name is torn down.
+    let visible = Memo::new(move |_| {
+        open.try_get().unwrap_or(false)
+            || (ever_opened.try_get().unwrap_or(false)
+                && name
+                    .try_get_value()
+                    .is_some_and(|name| known_users.of(&name).follow_in_flight.get()))
+    });
     // The browser still sends events (focus leaving a link that is being removed, say) to a name
     // whose page has just been left; by then its signals are gone.
     let gone = move || open.is_disposed();
@@ -74,12 +84,16 @@ pub fn UserLink(
         if !open.get_untracked() {
             open.set(true);
         }
+        if !ever_opened.get_untracked() {
+            ever_opened.set(true);
+        }
         // Looked up only now: a page of names costs the server nothing more than its links.
-        let known = known_users.of(&name.get_value());
+        let username = name.get_value();
+        let known = known_users.of(&username);
         if known.card.get_untracked().is_none() && !loading.get_value() {
             loading.set_value(true);
             leptos::task::spawn_local(async move {
-                if let Ok(profile) = get_profile(name.get_value()).await {
+                if let Ok(profile) = get_profile(username).await {
                     known_users.saw_profile(&profile);
                     known.card.set(Some(profile));
                 }
@@ -109,6 +123,7 @@ pub fn UserLink(
             close();
         }
     };
+    let card_name = username.clone();
     view! {
         <span
             class="user-link"
@@ -140,15 +155,18 @@ pub fn UserLink(
                 }
                     .into_any(),
             }}
-            // `try_get`: Leptos may ask once more while the page that held the name is torn down.
             {move || {
-                open.try_get().unwrap_or(false).then(|| view! {
-                    <div class="hover-card" role="group" aria-label=format!("About {}", name.get_value())>
-                        {move || match known_users.of(&name.get_value()).card.get() {
-                            Some(profile) => view! { <CardBody profile /> }.into_any(),
-                            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-                        }}
-                    </div>
+                visible.try_get().unwrap_or(false).then(|| {
+                    let username = card_name.clone();
+                    let label = format!("About {username}");
+                    view! {
+                        <div class="hover-card" role="group" aria-label=label>
+                            {move || match known_users.of(&username).card.get() {
+                                Some(profile) => view! { <CardBody profile /> }.into_any(),
+                                None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+                            }}
+                        </div>
+                    }
                 })
             }}
         </span>

@@ -1,4 +1,4 @@
-//! The benchmark's data set (`seed --scale`): 100k users, 1M posts, 10M follows in minutes.
+//! The benchmark's data set (`bench-tools seed-scale`): 100k users, 1M posts, 10M follows in minutes.
 //! It drops and rebuilds indexes and switches off triggers while loading, which is why it is
 //! compiled only with the `bench` feature and never into the server that serves people.
 

@@ -3,10 +3,9 @@
 //! page 50. Prints a Markdown table; writes EXPLAIN (ANALYZE, BUFFERS) of the heavy reader's
 //! feed to `--explain`. Run by `make bench` (scripts/bench.sh).
 
-use app::components::who_to_follow::SUGGESTIONS_SHOWN;
 use app::db::{follows, posts, tutorial};
 use app::domain::Username;
-use app::model::{PAGE_SIZE, PageRequest, UserId};
+use app::model::{PAGE_SIZE, PageRequest, SUGGESTIONS_SHOWN, UserId};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use std::str::FromStr;
