@@ -425,6 +425,14 @@ async fn explore_and_profiles_list_posts_newest_first(pool: PgPool) {
     assert_eq!(bodies(&johns.items), ["john 3", "john 1"]);
 }
 
+/// Each listed user with whether they carry "Follows you".
+fn badges(users: &[app::model::UserSummary]) -> Vec<(&str, bool)> {
+    users
+        .iter()
+        .map(|user| (user.username.as_str(), user.follows_me))
+        .collect()
+}
+
 async fn suggested_to(pool: &PgPool, me: UserId) -> Vec<String> {
     follows::suggestions(pool, me, 5)
         .await
@@ -483,12 +491,7 @@ async fn who_to_follow_and_follows_you_in_the_canonical_scenario(pool: PgPool) {
     )
     .await
     .unwrap();
-    let badges: Vec<(&str, bool)> = followers
-        .items
-        .iter()
-        .map(|user| (user.username.as_str(), user.follows_me))
-        .collect();
-    assert_eq!(badges, [("john", true)]);
+    assert_eq!(badges(&followers.items), [("john", true)]);
     // Someone susan follows who does not follow her back has no badge.
     let following = follows::list(
         &pool,
@@ -500,12 +503,7 @@ async fn who_to_follow_and_follows_you_in_the_canonical_scenario(pool: PgPool) {
     )
     .await
     .unwrap();
-    let badges: Vec<(&str, bool)> = following
-        .items
-        .iter()
-        .map(|user| (user.username.as_str(), user.follows_me))
-        .collect();
-    assert_eq!(badges, [("mary", false)]);
+    assert_eq!(badges(&following.items), [("mary", false)]);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -5,7 +5,7 @@
 use crate::components::follow_button::FollowButton;
 use crate::components::known_users::use_known_users;
 use crate::error::AppError;
-use crate::model::Profile;
+use crate::model::{Profile, Timestamp};
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::wasm_bindgen::JsCast;
@@ -25,6 +25,19 @@ pub async fn get_profile(username: String) -> Result<Profile, AppError> {
 #[component]
 pub fn FollowsYou(follows_me: bool) -> impl IntoView {
     follows_me.then(|| view! { <span class="follows-you">"Follows you"</span> })
+}
+
+/// "Last seen on: 3 minutes ago", with the exact time on hover; on a profile and in its card.
+#[component]
+pub fn LastSeen(at: Timestamp) -> impl IntoView {
+    view! {
+        <p class="last-seen">
+            "Last seen on: "
+            <time datetime=at.iso title=at.exact>
+                {at.relative}
+            </time>
+        </p>
+    }
 }
 
 /// Whether focus is leaving the card and its name: to an element outside them, or out of the
@@ -198,12 +211,7 @@ fn CardBody(profile: Profile) -> impl IntoView {
         </div>
         {profile.about_me.map(|about| view! { <p class="about">{about}</p> })}
         <p class="counts">{counts}</p>
-        <p class="last-seen">
-            "Last seen "
-            <time datetime=profile.last_seen.iso title=profile.last_seen.exact>
-                {profile.last_seen.relative}
-            </time>
-        </p>
+        <LastSeen at=profile.last_seen />
         {profile
             .followed_by_me
             .map(|following| view! { <FollowButton username=name following /> })}

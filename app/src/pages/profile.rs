@@ -3,8 +3,8 @@ use crate::components::known_users::use_known_users;
 use crate::components::params::username_param;
 use crate::components::post_list::{PostList, page_query};
 use crate::components::title::{page_title, username_title};
-use crate::components::user_card::FollowsYou;
 use crate::components::user_card::get_profile;
+use crate::components::user_card::{FollowsYou, LastSeen};
 use crate::error::AppError;
 use crate::model::{Page, PostView, Profile};
 use leptos::prelude::*;
@@ -105,12 +105,7 @@ fn ProfileCard(profile: Profile, #[prop(into)] on_error: Callback<()>) -> impl I
                 <h1>"User: " {profile.username.clone()}</h1>
                 <FollowsYou follows_me=profile.follows_me />
                 {profile.about_me.map(|about| view! { <p class="about">{about}</p> })}
-                <p class="last-seen">
-                    "Last seen on: "
-                    <time datetime=profile.last_seen.iso title=profile.last_seen.exact>
-                        {profile.last_seen.relative}
-                    </time>
-                </p>
+                <LastSeen at=profile.last_seen />
                 <p class="counts">
                     <A href=format!("/user/{}/followers", profile.username)>
                         <span class="followers-count">{followers}</span>
