@@ -5,6 +5,10 @@
 #   scripts/pg.sh url [DB]     print the DATABASE_URL of database DB (default: microblog)
 #   scripts/pg.sh port         print this checkout's port
 #   scripts/pg.sh createdb DB  create database DB if missing
+#   scripts/pg.sh standby start|stop|destroy|url [DB]|port
+#                              a hot standby of this cluster (streaming replication, its own
+#                              port and data directory); `start` makes it afresh with
+#                              pg_basebackup unless it exists, `destroy` stops and deletes it
 # Never touches a system cluster: own data directory, own port, socket inside the data dir.
 set -euo pipefail
 
@@ -63,6 +67,60 @@ start() {
     || { echo "PostgreSQL did not start; its log follows:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1; }
 }
 
+STANDBY_PORT=$((PORT + 1000))
+
+standby_dir() { printf '%s-standby' "$(data_dir)"; }
+
+# A copy of the running cluster made with pg_basebackup -R, which writes standby.signal and
+# the connection to the primary, so the copy starts as a hot standby and streams from it.
+standby_start() {
+  start
+  local dir
+  dir=$(standby_dir)
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    echo ">> Copying this checkout's PostgreSQL into a hot standby in $dir (port $STANDBY_PORT)…" >&2
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+    chmod 700 "$dir"
+    # (It warns about the primary's socket file, which it rightly does not copy.)
+    as_owner "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PORT" -U postgres -D "$dir" -R -X stream --checkpoint=fast 2>&1 \
+      | { grep -v 'skipping special file' || true; } >&2
+    [ "${PIPESTATUS[0]}" = 0 ] || { echo "pg_basebackup failed" >&2; exit 1; }
+  fi
+  if as_owner "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    return 0
+  fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$STANDBY_PORT") 2>/dev/null; then
+    echo "Port $STANDBY_PORT, this checkout's standby port, is taken by another program." >&2
+    exit 1
+  fi
+  echo ">> Starting this checkout's hot standby on port $STANDBY_PORT" >&2
+  # hot_standby_feedback: a read on the standby is not cancelled because the primary vacuumed
+  # away rows it still needs.
+  as_owner "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start -o \
+    "-c listen_addresses=127.0.0.1 -p $STANDBY_PORT -c unix_socket_directories='$dir' -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB -c hot_standby=on -c hot_standby_feedback=on" >/dev/null \
+    || { echo "The standby did not start; its log follows:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1; }
+}
+
+standby_stop() {
+  local dir
+  dir=$(standby_dir)
+  [ -f "$dir/PG_VERSION" ] || return 0
+  as_owner "$PG_BIN/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
+}
+
+standby() {
+  case "${1:-}" in
+    start) standby_start ;;
+    stop) standby_stop ;;
+    destroy) standby_stop; rm -rf "$(standby_dir)" ;;
+    url) printf 'postgres://postgres@127.0.0.1:%s/%s\n' "$STANDBY_PORT" "${2:-microblog}" ;;
+    port) echo "$STANDBY_PORT" ;;
+    *) echo "usage: $0 standby start|stop|destroy|url [db]|port" >&2; exit 2 ;;
+  esac
+}
+
 stop() {
   local dir
   dir=$(data_dir)
@@ -87,5 +145,6 @@ case "${1:-}" in
   url) url "${2:-}" ;;
   port) echo "$PORT" ;;
   createdb) createdb "$2" ;;
-  *) echo "usage: $0 start|stop|url [db]|port|createdb db" >&2; exit 2 ;;
+  standby) standby "${2:-}" "${3:-}" ;;
+  *) echo "usage: $0 start|stop|url [db]|port|createdb db|standby …" >&2; exit 2 ;;
 esac

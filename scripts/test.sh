@@ -5,6 +5,7 @@
 #  3. Rust unit and integration tests, each integration test on a fresh PostgreSQL database
 #  4. Playwright in Debian's Chromium against the release build, on its own port and database
 #  5. operations tests against two release servers (scripts/ops-test.sh)
+#  6. read replicas: a hot standby and two servers reading from it (scripts/replica-test.sh)
 # A stage that exits non-zero, or runs fewer checks than it declares, counts as failed.
 # Exits non-zero if anything failed.
 set -uo pipefail
@@ -138,16 +139,34 @@ echo
 echo "== operations (scale-out, database restart)"
 # Restarting PostgreSQL is only done to the project-local cluster, never to a given one.
 [ "$own_cluster" = 1 ] && export OPS_TEST_OWN_CLUSTER=1
-OPS_TEST_DATABASE_URL=$E2E_URL scripts/ops-test.sh "$E2E_ADDR" "$SECOND_ADDR" | tee "$LOGS/ops.log"
-ops_status=${PIPESTATUS[0]}
-ops_planned=$(sed -n 's/^plan \([0-9]*\)$/\1/p' "$LOGS/ops.log")
-ops_passed=$(grep -c '^ok - ' "$LOGS/ops.log")
-ops_failed=$(grep -c '^FAILED - ' "$LOGS/ops.log")
-passed=$((passed + ops_passed))
-failed=$((failed + ops_failed))
-# A script that died halfway prints fewer lines than it planned, and may print no FAILED line.
-if [ "$ops_status" -ne 0 ] || [ "$ops_passed" -ne "${ops_planned:-0}" ]; then
-  [ "$ops_failed" -eq 0 ] && failed=$((failed + 1))
-  failures+=("operations tests (exit $ops_status, $ops_passed of ${ops_planned:-?} planned checks passed)")
+# planned_checks NAME LOG COMMAND…: a script that prints "plan N" and one "ok - "/"FAILED - "
+# line per check.
+planned_checks() {
+  local name=$1 log=$2
+  shift 2
+  "$@" | tee "$log"
+  local status=${PIPESTATUS[0]}
+  local planned checks_passed checks_failed
+  planned=$(sed -n 's/^plan \([0-9]*\)$/\1/p' "$log")
+  checks_passed=$(grep -c '^ok - ' "$log")
+  checks_failed=$(grep -c '^FAILED - ' "$log")
+  passed=$((passed + checks_passed))
+  failed=$((failed + checks_failed))
+  # A script that died halfway prints fewer lines than it planned, and may print no FAILED line.
+  if [ "$status" -ne 0 ] || [ "$checks_passed" -ne "${planned:-0}" ]; then
+    [ "$checks_failed" -eq 0 ] && failed=$((failed + 1))
+    failures+=("$name (exit $status, $checks_passed of ${planned:-?} planned checks passed)")
+  fi
+}
+OPS_TEST_DATABASE_URL=$E2E_URL planned_checks "operations tests" "$LOGS/ops.log" \
+  scripts/ops-test.sh "$E2E_ADDR" "$SECOND_ADDR"
+kill "${server_pids[@]}" 2>/dev/null
+
+# Read replicas need a standby of the cluster, made by pg.sh from the project-local one.
+if [ "$own_cluster" = 1 ]; then
+  echo
+  echo "== read replicas (hot standby, two servers)"
+  planned_checks "read-replica tests" "$LOGS/replicas.log" \
+    scripts/replica-test.sh $((${E2E_PORT:-3100} + 3)) $((${E2E_PORT:-3100} + 4)) "$E2E_DB"
 fi
 finish

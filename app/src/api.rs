@@ -5,23 +5,31 @@
 //!
 //! ```ignore
 //! api::read("explore", async |request| {
-//!     db::posts::explore(&request.pool, page, PAGE_SIZE).await
+//!     db::posts::explore(&request.reads().await?, page, PAGE_SIZE).await
 //! })
 //! .await
 //! ```
 
+use crate::db::replicas::{self, PRIMARY, Replicas};
 use crate::domain::Username;
 use crate::error::AppError;
 use crate::model::UserId;
 use crate::{auth, respond, state};
 use sqlx::PgPool;
+use std::sync::{Arc, OnceLock};
 use tower_sessions::Session;
 use tracing::Instrument;
 
 /// What a server function gets from its request.
 pub struct Request {
+    /// The primary: writes, and reads that must see everything (see `reads`).
     pub pool: PgPool,
     pub session: Session,
+    replicas: Arc<Replicas>,
+    /// The replica `reads` handed out, so `read` can run the work again on the primary if it
+    /// failed there.
+    replica_used: Arc<OnceLock<String>>,
+    primary_only: bool,
 }
 
 impl Request {
@@ -29,7 +37,21 @@ impl Request {
         Ok(Request {
             pool: state::pool()?,
             session: auth::session().await?,
+            replicas: state::replicas()?,
+            replica_used: Arc::default(),
+            primary_only: false,
         })
+    }
+
+    /// The same request, reading only from the primary.
+    fn clone_for_retry(&self) -> Self {
+        Request {
+            pool: self.pool.clone(),
+            session: self.session.clone(),
+            replicas: self.replicas.clone(),
+            replica_used: Arc::default(),
+            primary_only: true,
+        }
     }
 
     /// The signed-in user, if any. Read from the session only when asked for, so functions
@@ -45,6 +67,27 @@ impl Request {
     /// The signed-in user, or 401 "Please sign in to do that.".
     pub async fn me(&self) -> Result<UserId, AppError> {
         self.viewer().await?.ok_or_else(AppError::sign_in_required)
+    }
+
+    /// Where this request's reads go: a replica that has replayed this person's last change,
+    /// or the primary. For statements that only read; anything that writes uses `pool`.
+    pub async fn reads(&self) -> Result<PgPool, AppError> {
+        let replica = match self.replicas.is_empty() || self.primary_only {
+            true => None,
+            false => {
+                let last_change = auth::last_change(&self.session).await?;
+                self.replicas.for_reader(last_change)
+            }
+        };
+        let (node, pool) = match replica {
+            Some(replica) => {
+                let _ = self.replica_used.set(replica.name.clone());
+                (replica.name.clone(), replica.pool.clone())
+            }
+            None => (PRIMARY.to_owned(), self.pool.clone()),
+        };
+        metrics::counter!("microblog_db_reads_total", "node" => node).increment(1);
+        Ok(pool)
     }
 }
 
@@ -72,13 +115,27 @@ fn log_failure<T>(result: &Result<T, AppError>) {
     }
 }
 
-/// A server function that only reads: an error keeps its status code.
+/// A server function that only reads: an error keeps its status code. Its work may run twice:
+/// once more on the primary when it failed on a replica (which may have just gone away).
 pub async fn read<T>(
     name: &'static str,
-    work: impl AsyncFnOnce(Request) -> Result<T, AppError>,
+    work: impl AsyncFnOnce(Request) -> Result<T, AppError> + Clone,
 ) -> Result<T, AppError> {
     async move {
-        let result = async { work(Request::load().await?).await }.await;
+        let result = async {
+            let request = Request::load().await?;
+            let replica_used = request.replica_used.clone();
+            let primary = request.clone_for_retry();
+            let work_again = work.clone();
+            match work(request).await {
+                Err(error) if error.status_code() >= 500 && replica_used.get().is_some() => {
+                    tracing::warn!(node = replica_used.get(), %error, "read failed on a replica; reading from the primary");
+                    work_again(primary).await
+                }
+                result => result,
+            }
+        }
+        .await;
         log_failure(&result);
         respond::with_status(result)
     }
@@ -95,12 +152,37 @@ pub async fn change<T>(
     work: impl AsyncFnOnce(Request) -> Result<T, AppError>,
 ) -> Result<T, AppError> {
     async move {
-        let result = async { work(Request::load().await?).await }.await;
+        let result = async {
+            let request = Request::load().await?;
+            let session = request.session.clone();
+            let replicas = request.replicas.clone();
+            let primary = request.pool.clone();
+            let done = work(request).await?;
+            if !replicas.is_empty() {
+                remember_change(&session, &primary).await?;
+            }
+            Ok(done)
+        }
+        .await;
         log_failure(&result);
         respond::finish(result, message, go_to).await
     }
     .instrument(span(name))
     .await
+}
+
+/// Keeps the position of a change just made in the person's session, so their next reads
+/// wait for a replica that has it. Should the position be unreadable, the session asks for
+/// the primary until the next change: better a busier primary than a person not seeing
+/// their own change.
+async fn remember_change(session: &Session, primary: &PgPool) -> Result<(), AppError> {
+    let position = replicas::write_position(primary)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot read the primary's log position after a change");
+            replicas::WalPosition::MAX
+        });
+    auth::remember_change(session, position).await
 }
 
 #[cfg(test)]

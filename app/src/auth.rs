@@ -3,6 +3,7 @@
 //! Sessions are tower-sessions records in PostgreSQL; the cookie holds only a random id, so
 //! any server process can serve any request and signing out ends the session everywhere.
 
+use crate::db::replicas::WalPosition;
 use crate::domain::Password;
 use crate::error::AppError;
 use crate::model::UserId;
@@ -16,6 +17,7 @@ use tower_sessions::Session;
 const USER_ID_KEY: &str = "user_id";
 /// The day (since 1970) the session's expiry was last pushed back; see `signed_in_user_id`.
 const RENEWED_ON_DAY_KEY: &str = "renewed_on_day";
+const LAST_CHANGE_KEY: &str = "last_change_at";
 
 fn session_error(error: tower_sessions::session::Error) -> AppError {
     tracing::error!(%error, "session store failed");
@@ -141,6 +143,33 @@ pub async fn signed_in_user_id(session: &Session) -> Result<Option<UserId>, AppE
 
 fn days_since_epoch() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp() / 86_400
+}
+
+/// Where the primary's log ended after this person's last change (`db::replicas`), so their
+/// reads, on whichever server process, never come from a replica that has not replayed it.
+pub async fn last_change(session: &Session) -> Result<Option<WalPosition>, AppError> {
+    session
+        .get::<WalPosition>(LAST_CHANGE_KEY)
+        .await
+        .map_err(session_error)
+}
+
+/// Records a signed-in person's change at `position`. Nothing is kept for someone signed out:
+/// a sign-out has just emptied the session, and a visitor's reads may be any replica's.
+pub async fn remember_change(session: &Session, position: WalPosition) -> Result<(), AppError> {
+    if session
+        .get::<UserId>(USER_ID_KEY)
+        .await
+        .map_err(session_error)?
+        .is_none()
+    {
+        return Ok(());
+    }
+    let known = last_change(session).await?.unwrap_or(WalPosition::MIN);
+    session
+        .insert(LAST_CHANGE_KEY, known.max(position))
+        .await
+        .map_err(session_error)
 }
 
 /// Starts a signed-in session under a new id, so an id planted before sign-in is worthless.

@@ -1,5 +1,6 @@
 //! Everything a request needs from the server, provided as context to server functions.
 
+use crate::db::replicas::Replicas;
 use crate::error::AppError;
 use crate::throttle::SignInThrottle;
 use leptos::config::LeptosOptions;
@@ -10,7 +11,10 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
+    /// The primary: every write, and reads that must see everything.
     pub pool: PgPool,
+    /// Streaming replicas for reads (`db::replicas`); empty unless configured.
+    pub replicas: Arc<Replicas>,
     /// Shared by every request of this process; see `throttle`.
     pub sign_in_throttle: Arc<SignInThrottle>,
 }
@@ -31,6 +35,10 @@ fn app_state() -> Result<AppState, AppError> {
 /// The pool of the running app, from inside a server function.
 pub fn pool() -> Result<PgPool, AppError> {
     app_state().map(|state| state.pool)
+}
+
+pub fn replicas() -> Result<Arc<Replicas>, AppError> {
+    app_state().map(|state| state.replicas)
 }
 
 pub fn sign_in_throttle() -> Result<Arc<SignInThrottle>, AppError> {

@@ -17,6 +17,10 @@ pub struct Config {
     pub limits: RequestLimits,
     pub connections: ConnectionLimits,
     pub sign_in_throttle: ThrottleSettings,
+    /// Streaming replicas of the database for reads (`MICROBLOG_REPLICA_URLS`, comma-separated).
+    pub replica_urls: Vec<String>,
+    /// A replica further behind the primary than this serves no reads until it catches up.
+    pub replica_max_lag: Duration,
 }
 
 /// Bounds on what one request may cost.
@@ -98,7 +102,16 @@ impl Config {
         let request_defaults = RequestLimits::default();
         let connection_defaults = ConnectionLimits::default();
         let throttle_defaults = ThrottleSettings::default();
+        let replica_urls = std::env::var("MICROBLOG_REPLICA_URLS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .collect();
         Ok(Config {
+            replica_urls,
+            replica_max_lag: seconds("MICROBLOG_REPLICA_MAX_LAG_SECS", Duration::from_secs(5))?,
             database_url,
             leptos_options,
             secure_cookies: public_url.starts_with("https://"),

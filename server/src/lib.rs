@@ -6,6 +6,7 @@ pub mod config;
 pub mod csrf;
 pub mod guard;
 pub mod serve;
+pub mod telemetry;
 
 use app::state::AppState;
 use app::{App, shell};
@@ -57,6 +58,27 @@ pub async fn connect(
     max_connections: u32,
     statement_timeout: Option<Duration>,
 ) -> Result<PgPool, sqlx::Error> {
+    pool_options(max_connections, Duration::from_secs(3))
+        .connect_with(connect_options(database_url, statement_timeout)?)
+        .await
+}
+
+/// A replica's pool: like the primary's, but opened lazily, so a replica that is down when the
+/// server starts does not stop it (`db::replicas` uses it once it answers), and quick to give
+/// up, since a read it cannot take goes to the primary instead.
+pub fn connect_replica(
+    database_url: &str,
+    max_connections: u32,
+    statement_timeout: Option<Duration>,
+) -> Result<PgPool, sqlx::Error> {
+    Ok(pool_options(max_connections, Duration::from_millis(500))
+        .connect_lazy_with(connect_options(database_url, statement_timeout)?))
+}
+
+fn connect_options(
+    database_url: &str,
+    statement_timeout: Option<Duration>,
+) -> Result<PgConnectOptions, sqlx::Error> {
     let mut options = PgConnectOptions::from_str(database_url)?.options(SESSION_SETTINGS);
     if let Some(timeout) = statement_timeout {
         let millis = timeout.as_millis().to_string();
@@ -65,9 +87,13 @@ pub async fn connect(
             ("idle_in_transaction_session_timeout", millis.as_str()),
         ]);
     }
+    Ok(options)
+}
+
+fn pool_options(max_connections: u32, acquire_timeout: Duration) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(3))
+        .acquire_timeout(acquire_timeout)
         // A ping on every acquire was a round trip per query and 7 % of the server's time under
         // load, so only a connection that sat idle for a while is checked: that is the one a
         // database restart may have cut. Without the check, every such connection cost one
@@ -81,8 +107,6 @@ pub async fn connect(
                 Ok(true)
             })
         })
-        .connect_with(options)
-        .await
 }
 
 pub fn session_layer(pool: PgPool, secure: bool) -> SessionManagerLayer<PostgresStore> {
@@ -96,6 +120,7 @@ pub fn session_layer(pool: PgPool, secure: bool) -> SessionManagerLayer<Postgres
 
 /// The whole application as a `Router`, so tests can drive it without a socket.
 pub fn router(state: AppState, secure_cookies: bool, limits: RequestLimits) -> Router {
+    telemetry::install();
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let provide_state = move || {
@@ -142,7 +167,9 @@ pub fn router(state: AppState, secure_cookies: bool, limits: RequestLimits) -> R
     Router::new()
         .nest_service("/pkg", assets::site_package(&state.leptos_options))
         .route_service("/favicon.ico", assets::favicon(&state.leptos_options))
+        .route("/metrics", get(telemetry::render))
         .merge(pages)
+        .layer(axum::middleware::from_fn(telemetry::record_request))
         .layer(axum::middleware::from_fn(guard::refuse_unknown_methods))
         .layer(assets::compression())
         .layer(axum::middleware::from_fn(guard::add_security_headers))

@@ -1,7 +1,9 @@
 use anyhow::Context;
+use app::db::replicas::{Replica, Replicas};
 use app::state::AppState;
 use clap::{Parser, Subcommand};
 use server::config::Config;
+use std::sync::Arc;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::PostgresStore;
 use tracing_subscriber::EnvFilter;
@@ -80,9 +82,33 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
     let address = config.leptos_options.site_addr;
+    let replicas = config
+        .replica_urls
+        .iter()
+        .enumerate()
+        .map(|(index, url)| {
+            let name = format!("replica{}", index + 1);
+            let pool = server::connect_replica(
+                url,
+                config.max_db_connections,
+                Some(config.limits.statement_timeout),
+            )
+            .with_context(|| format!("MICROBLOG_REPLICA_URLS: {name} is not a database URL"))?;
+            Ok(Replica::new(name, pool))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let replicas = Arc::new(Replicas::new(replicas, config.replica_max_lag));
+    if !replicas.is_empty() {
+        tracing::info!(
+            replicas = replicas.nodes().len(),
+            "reads go to replicas that have caught up with the reader"
+        );
+        tokio::spawn(replicas.clone().watch(pool.clone()));
+    }
     let state = AppState {
         leptos_options: config.leptos_options,
         pool,
+        replicas,
         sign_in_throttle: std::sync::Arc::new(app::throttle::SignInThrottle::new(
             config.sign_in_throttle,
         )),

@@ -16,7 +16,7 @@ pub async fn get_profile(username: String) -> Result<Profile, AppError> {
     use crate::{api, db};
     api::read("profile", async |request| {
         let username = api::existing_username(&username)?;
-        db::users::profile(&request.pool, request.viewer().await?, &username).await
+        db::users::profile(&request.reads().await?, request.viewer().await?, &username).await
     })
     .await
 }

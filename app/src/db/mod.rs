@@ -3,6 +3,7 @@
 
 pub mod follows;
 pub mod posts;
+pub mod replicas;
 #[cfg(feature = "bench")]
 pub mod tutorial;
 pub mod users;

@@ -12,7 +12,7 @@ pub async fn explore_posts(
     use crate::{api, db, model::PAGE_SIZE, model::PageRequest};
     api::read("explore", async |request| {
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
-        db::posts::explore(&request.pool, page, PAGE_SIZE).await
+        db::posts::explore(&request.reads().await?, page, PAGE_SIZE).await
     })
     .await
 }

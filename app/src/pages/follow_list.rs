@@ -22,7 +22,15 @@ pub async fn follow_list(
         let username = api::existing_username(&username)?;
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
         let viewer = request.viewer().await?;
-        db::follows::list(&request.pool, viewer, &username, direction, page, PAGE_SIZE).await
+        db::follows::list(
+            &request.reads().await?,
+            viewer,
+            &username,
+            direction,
+            page,
+            PAGE_SIZE,
+        )
+        .await
     })
     .await
 }

@@ -21,7 +21,7 @@ pub async fn get_user_posts(
     api::read("user_posts", async |request| {
         let username = api::existing_username(&username)?;
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
-        db::posts::user_posts(&request.pool, &username, page, PAGE_SIZE).await
+        db::posts::user_posts(&request.reads().await?, &username, page, PAGE_SIZE).await
     })
     .await
 }

@@ -40,6 +40,7 @@ pub fn app_with_throttle(pool: &PgPool, throttle: ThrottleSettings) -> Router {
         leptos_options: LeptosOptions::builder().output_name("microblog").build(),
         pool: pool.clone(),
         sign_in_throttle: Arc::new(SignInThrottle::new(throttle)),
+        replicas: Arc::default(),
     };
     server::router(state, false, RequestLimits::default())
 }

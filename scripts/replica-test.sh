@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Read replicas (issue #15), against the project-local cluster and a hot standby made afresh
+# from it (scripts/pg.sh standby), with two release servers reading from the standby:
+#  1. with replay paused on the standby, a person's own follow and post show at once to them,
+#     on either server, in their feed and in both profiles' counts;
+#  2. a signed-out reader meanwhile is served by the replica (its count in /metrics grows) and
+#     does not see the post yet; once replay resumes, they do;
+#  3. a sign-in on one server followed by a read on the other still sees the person's writes;
+#  4. a server with a lag limit of 1 s stops reading from the paused standby once it falls
+#     that far behind, and reads from it again once it has caught up;
+#  5. the standby stopped under a steady load: no 5xx, and within a second the servers stop
+#     reading from it; started again, it serves reads again.
+# Usage: scripts/replica-test.sh FIRST_PORT SECOND_PORT E2E_DATABASE_NAME
+# Prints "plan N", then one "ok"/"FAILED" line per check; exits non-zero if any failed.
+# Functions below are called through wait_for and trap, which shellcheck cannot follow.
+# shellcheck disable=SC2317
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+FIRST_ADDR=127.0.0.1:$1
+SECOND_ADDR=127.0.0.1:$2
+DB=$3
+FIRST=http://$FIRST_ADDR
+SECOND=http://$SECOND_ADDR
+PRIMARY_URL=$(scripts/pg.sh url "$DB")
+REPLICA_URL=$(scripts/pg.sh standby url "$DB")
+LOGS=target/test-logs
+mkdir -p "$LOGS"
+failed=0
+ok() { echo "ok - $*"; }
+bad() { echo "FAILED - $*"; failed=1; }
+echo "plan 9"
+
+server_pids=()
+work=$(mktemp -d)
+cleanup() {
+  kill "${server_pids[@]}" 2>/dev/null
+  wait "${server_pids[@]}" 2>/dev/null
+  # Never leave replay paused or the standby behind: the next run makes it afresh.
+  scripts/pg.sh standby destroy
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Afresh each run, so it holds what the primary holds now (a standby left stopped for long
+# may lack the WAL to catch up).
+scripts/pg.sh standby destroy
+scripts/pg.sh standby start || { bad "the hot standby did not start"; exit 1; }
+
+# A lag limit far above the test's length: with replay paused the standby falls behind, and it
+# must still serve the readers who have not written.
+start_server() { # addr log [max lag]
+  DATABASE_URL=$PRIMARY_URL MICROBLOG_REPLICA_URLS=$REPLICA_URL MICROBLOG_REPLICA_MAX_LAG_SECS=${3:-600} \
+    LEPTOS_SITE_ADDR=$1 LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
+    MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 RUST_LOG=warn \
+    target/release/server > "$2" 2>&1 &
+  server_pids+=($!)
+}
+start_server "$FIRST_ADDR" "$LOGS/replica-server-1.log"
+start_server "$SECOND_ADDR" "$LOGS/replica-server-2.log"
+STRICT=http://127.0.0.1:$(($2 + 1))
+start_server "${STRICT#http://}" "$LOGS/replica-server-strict.log" 1
+
+metric() { # base name labels → the value, 0 when absent
+  curl -s -m 5 "$1/metrics" | awk -v key="$2{$3}" '$1 == key { print $2; found = 1 } END { if (!found) print 0 }'
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+wait_for() { # seconds command… → 0 once the command succeeds within that time
+  local deadline=$(($(now_ms) + $1 * 1000))
+  shift
+  until "$@"; do
+    [ "$(now_ms)" -ge $deadline ] && return 1
+    sleep 0.05
+  done
+}
+replica_usable() { [ "$(metric "$1" microblog_replica_usable 'node="replica1"')" = 1 ]; }
+if ! wait_for 30 replica_usable "$FIRST" || ! wait_for 30 replica_usable "$SECOND" ||
+  ! wait_for 30 replica_usable "$STRICT"; then
+  bad "the servers never started reading from the standby (logs: $LOGS/replica-server-*.log)"
+  exit 1
+fi
+
+replica_has_caught_up() {
+  local wanted
+  wanted=$(psql "$PRIMARY_URL" -tAc "SELECT pg_current_wal_insert_lsn()")
+  [ "$(psql "$REPLICA_URL" -tAc "SELECT pg_last_wal_replay_lsn() >= '$wanted'::pg_lsn")" = t ]
+}
+
+jar_a=$work/a
+jar_b=$work/b
+post() { # base path data jar → status
+  curl -sS -m 10 -o /dev/null -w '%{http_code}' -b "$4" -c "$4" -H "Origin: $1" \
+    -H 'Accept: application/json' --data "$3" "$1$2"
+}
+page() { curl -sS -m 10 -b "$2" "$1"; }
+name=rep$(date +%s%N | tail -c 9)
+a=${name}a
+b=${name}b
+[ "$(post "$FIRST" /api/register "username=$a&email=$a%40example.com&password=correct+horse&password2=correct+horse" "$jar_a")" = 200 ] || bad "register $a"
+[ "$(post "$FIRST" /api/register "username=$b&email=$b%40example.com&password=correct+horse&password2=correct+horse" "$jar_b")" = 200 ] || bad "register $b"
+wait_for 10 replica_has_caught_up || bad "the standby did not catch up with the registrations"
+
+# 1. Replay paused: what A writes now exists only on the primary.
+psql "$REPLICA_URL" -qc "SELECT pg_wal_replay_pause()" >/dev/null
+text="replicated post $name"
+follow=$(post "$SECOND" /api/follow "username=$b" "$jar_a")
+posted=$(post "$FIRST" /api/create_post "body=${text// /+}" "$jar_a")
+home=$(page "$SECOND/" "$jar_a")
+own_profile=$(page "$FIRST/user/$a" "$jar_a")
+their_profile=$(page "$SECOND/user/$b" "$jar_a")
+if [ "$follow$posted" = 200200 ] && grep -q "$text" <<<"$home" &&
+  grep -q '<span class="following-count">1</span>' <<<"$own_profile" &&
+  grep -q '<span class="followers-count">1</span>' <<<"$their_profile" &&
+  grep -q '>Unfollow<' <<<"$their_profile"; then
+  ok "with replay paused, $a's follow and post show at once to $a on both servers (feed, own following count, $b's followers count and button)"
+else
+  bad "with replay paused: follow $follow, post $posted; feed has the post: $(grep -c "$text" <<<"$home"); own profile: $(grep -o '<span class="following-count">[0-9]*' <<<"$own_profile"); $b's: $(grep -o '<span class="followers-count">[0-9]*' <<<"$their_profile")"
+fi
+on_replica=$(psql "$REPLICA_URL" -tAc "SELECT count(*) FROM posts WHERE body = '$text'")
+if [ "$on_replica" = 0 ]; then
+  ok "the standby has indeed not replayed the post"
+else
+  bad "the standby has the post although replay is paused"
+fi
+
+# 2. A signed-out reader on the second server: served by the replica, so without the post.
+before=$(metric "$SECOND" microblog_db_reads_total 'node="replica1"')
+explore=$(curl -sS -m 10 "$SECOND/explore")
+after=$(metric "$SECOND" microblog_db_reads_total 'node="replica1"')
+if [ "$after" -gt "$before" ] && ! grep -q "$text" <<<"$explore" && grep -q '<article class="post"' <<<"$explore"; then
+  ok "a signed-out reader's explore is read from the replica ($before -> $after reads there) and does not show the post yet"
+else
+  bad "signed-out explore: replica reads $before -> $after, shows the post: $(grep -c "$text" <<<"$explore")"
+fi
+
+# 3. A sign-in on the first server, then a read on the second, in a new browser.
+jar_new=$work/new
+signed_in=$(post "$FIRST" /api/login "username=$a&password=correct+horse" "$jar_new")
+fresh_home=$(page "$SECOND/" "$jar_new")
+if [ "$signed_in" = 200 ] && grep -q "$text" <<<"$fresh_home"; then
+  ok "signed in afresh on one server, $a reads their own post on the other"
+else
+  bad "after signing in afresh ($signed_in), the other server's feed lacks the post"
+fi
+
+strict_gave_up=no
+replica_unused() { [ "$(metric "$1" microblog_replica_usable 'node="replica1"')" = 0 ]; }
+wait_for 5 replica_unused "$STRICT" && strict_gave_up=yes
+lag=$(metric "$STRICT" microblog_replica_lag_seconds 'node="replica1"')
+psql "$REPLICA_URL" -qc "SELECT pg_wal_replay_resume()" >/dev/null
+wait_for 10 replica_has_caught_up || bad "the standby did not catch up after replay resumed"
+visible_to_all() { curl -sS -m 10 "$SECOND/explore" | grep -q "$text"; }
+if wait_for 5 visible_to_all; then
+  ok "after replay resumes, the signed-out reader sees the post"
+else
+  bad "after replay resumed, the signed-out reader still does not see the post"
+fi
+if [ "$strict_gave_up" = yes ] && replica_usable "$FIRST" && wait_for 5 replica_usable "$STRICT"; then
+  ok "with a 1 s lag limit, a server stopped reading from the paused standby (lag seen: ${lag} s) and uses it again once caught up; the 600 s server kept using it"
+else
+  bad "lag limit: the strict server gave up on the paused standby: $strict_gave_up (lag seen: $lag s); usable again: $(metric "$STRICT" microblog_replica_usable 'node="replica1"')"
+fi
+
+# 4. The standby stopped under load: 8 requests in flight on each server, signed out and in.
+load_log=$work/load
+(
+  end=$((SECONDS + 12))
+  while [ $SECONDS -lt $end ]; do
+    for base in "$FIRST" "$SECOND"; do
+      printf '%s/explore\n%s/user/%s\n' "$base" "$base" "$b"
+    done | xargs -P 8 -I{} curl -s -m 10 -o /dev/null -w '%{http_code}\n' {} >> "$load_log"
+  done
+) &
+load_pid=$!
+sleep 2
+scripts/pg.sh standby stop
+stopped=$(now_ms)
+if wait_for 1 replica_unused "$FIRST" && wait_for 1 replica_unused "$SECOND"; then
+  primary_before=$(metric "$FIRST" microblog_db_reads_total 'node="primary"')
+  curl -sS -m 10 -o /dev/null "$FIRST/explore"
+  primary_after=$(metric "$FIRST" microblog_db_reads_total 'node="primary"')
+  if [ "$primary_after" -gt "$primary_before" ]; then
+    ok "$(($(now_ms) - stopped)) ms after the standby stopped, both servers read from the primary"
+  else
+    bad "the standby is marked unusable, but reads did not go to the primary ($primary_before -> $primary_after)"
+  fi
+else
+  bad "$(($(now_ms) - stopped)) ms after the standby stopped, a server still counts it usable"
+fi
+sleep 2
+scripts/pg.sh standby start
+serving_again() {
+  local before
+  before=$(metric "$1" microblog_db_reads_total 'node="replica1"')
+  curl -sS -m 10 -o /dev/null "$1/explore"
+  [ "$(metric "$1" microblog_db_reads_total 'node="replica1"')" -gt "$before" ]
+}
+if wait_for 15 serving_again "$FIRST" && wait_for 15 serving_again "$SECOND"; then
+  ok "the standby started again serves reads again on both servers"
+else
+  bad "the standby started again is not read from"
+fi
+wait "$load_pid"
+answered=$(wc -l < "$load_log")
+unexpected=$(grep -vc '^200$' "$load_log")
+if [ "$answered" -gt 0 ] && [ "$unexpected" = 0 ]; then
+  ok "through the standby's stop and start: $answered responses under load, all 200"
+else
+  bad "under load through the standby's stop and start: $answered responses, not 200: $(grep -v '^200$' "$load_log" | sort | uniq -c | tr '\n' ' ')"
+fi
+exit $failed
