@@ -5,7 +5,9 @@
 #     connections);
 #  3. follow/unfollow throughput through the server functions, then checks the counters;
 #  4. wasm/JS bundle sizes and the server's peak memory under that load;
-#  5. a soak: mixed page views, follows and posts on 64 connections for BENCH_SOAK_SECONDS.
+#  5. a soak: mixed page views, follows and posts on 64 connections for BENCH_SOAK_SECONDS;
+#  6. the pages of 2. again with a hot standby serving the reads (issue #15), and how the
+#     reads were split between the nodes.
 # Writes BENCHMARKS.md. Sizes can be changed: BENCH_USERS, BENCH_POSTS_PER_USER,
 # BENCH_FOLLOWS_PER_USER, BENCH_HEAVY, BENCH_HEAVY_FOLLOWS, BENCH_RUNS, BENCH_SECONDS, BENCH_SOAK_SECONDS.
 set -euo pipefail
@@ -93,10 +95,19 @@ users_with_wrong_counters() {
   psql "$DB" -tAc "SELECT count(*) FROM users u WHERE u.followers_count <> (SELECT count(*) FROM followers f WHERE f.followed_id = u.id) OR u.following_count <> (SELECT count(*) FROM followers f WHERE f.follower_id = u.id)"
 }
 
-# CPU time (ticks) used so far by the server, and by every PostgreSQL process of the cluster.
+# CPU time (ticks) used so far by the server, and by the PostgreSQL processes of a cluster.
 ticks_of() { for pid in "$@"; do awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'; }
 server_ticks() { ticks_of "$server_pid"; }
-postgres_ticks() { ticks_of $(pgrep -x postgres); }
+# The CPU of each cluster: its postmaster (first line of postmaster.pid) and its children.
+cluster_ticks() {
+  local postmaster children
+  postmaster=$(head -n 1 "$1/postmaster.pid")
+  mapfile -t children < <(pgrep -P "$postmaster")
+  ticks_of "$postmaster" "${children[@]}"
+}
+primary_dir=$(scripts/pg.sh data-dir)
+standby_dir=$primary_dir-standby
+postgres_ticks() { cluster_ticks "$primary_dir"; }
 TICKS_PER_SECOND=$(getconf CLK_TCK)
 
 load() { # slug label url
@@ -175,6 +186,22 @@ follow_errors=$(wrk_stat "$OUT/wrk-follow.txt" non2xx)
 wrong_counters=$(users_with_wrong_counters)
 echo "follow/unfollow: $follow_rps req/s, p99 $follow_p99, non-2xx ${follow_errors:-0}, users with wrong counters: $wrong_counters"
 
+echo ">> Post throughput"
+{
+  cat "$OUT/signed-in.lua"
+  cat <<'LUA'
+init = function() math.randomseed(id * 31 + 3) end
+request = function()
+  return form("/api/create_post", cookies[math.random(#cookies)], "body=throughput+post+from+thread+" .. id)
+end
+LUA
+} > "$OUT/post.lua"
+wrk -t2 -c64 -d"${SECONDS_PER_LOAD}s" --latency -s "$OUT/post.lua" "http://$ADDR/" > "$OUT/wrk-post.txt"
+post_rps=$(wrk_stat "$OUT/wrk-post.txt" rps)
+post_p99=$(wrk_stat "$OUT/wrk-post.txt" p99)
+post_errors=$(wrk_stat "$OUT/wrk-post.txt" non2xx)
+echo "posts: $post_rps req/s, p99 $post_p99, non-2xx ${post_errors:-0}"
+
 echo ">> Soak: mixed reads, follows and posts for ${SOAK_SECONDS}s"
 # 64 signed-in users for SOAK_SECONDS: 70 % page views (home, explore, a profile), 25 %
 # follow/unfollow, 5 % new posts. Afterwards: no 5xx, every counter exact, every post stored,
@@ -222,6 +249,49 @@ echo "soak: $soak_requests requests, $soak_rps req/s, p99 $soak_p99, non-2xx ${s
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
 kill "$server_pid"
 wait "$server_pid" 2>/dev/null || true
+
+echo ">> Reads on a hot standby"
+scripts/pg.sh standby destroy
+scripts/pg.sh standby start
+trap 'kill $server_pid 2>/dev/null || true; scripts/pg.sh standby destroy' EXIT
+DATABASE_URL=$DB MICROBLOG_REPLICA_URLS=$(scripts/pg.sh standby url microblog_bench) \
+  LEPTOS_SITE_ADDR=$ADDR LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD RUST_LOG=warn \
+  MICROBLOG_DB_CONNECTIONS=${BENCH_DB_CONNECTIONS:-16} MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 \
+  target/release/server > "$OUT/server-replica.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do curl -fsS "http://$ADDR/metrics" 2>/dev/null | grep -q '^microblog_replica_usable{node="replica1"} 1' && break; sleep 0.1; done
+reader_cookie=$(sign_in "bench$HEAVY")
+reads_on() { curl -fsS "http://$ADDR/metrics" | awk -v key="microblog_db_reads_total{node=\"$1\"}" '$1 == key {print $2; found = 1} END {if (!found) print 0}'; }
+replica_load() { # slug label url
+  local result=$OUT/wrk-replica-$1.txt
+  local server_before primary_before standby_before replica_reads_before primary_reads_before
+  server_before=$(server_ticks)
+  primary_before=$(cluster_ticks "$primary_dir")
+  standby_before=$(cluster_ticks "$standby_dir")
+  replica_reads_before=$(reads_on replica1)
+  primary_reads_before=$(reads_on primary)
+  wrk -t2 -c64 -d"${SECONDS_PER_LOAD}s" --latency -H "Cookie: $reader_cookie" "$3" > "$result"
+  local requests server_used primary_used standby_used
+  requests=$(wrk_stat "$result" requests)
+  server_used=$(($(server_ticks) - server_before))
+  primary_used=$(($(cluster_ticks "$primary_dir") - primary_before))
+  standby_used=$(($(cluster_ticks "$standby_dir") - standby_before))
+  per_request() { awk -v t="$1" -v n="$requests" -v hz="$TICKS_PER_SECOND" 'BEGIN {printf "%.2f", t * 1000 / hz / n}'; }
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n' "$2" "$(wrk_stat "$result" rps)" \
+    "$(wrk_stat "$result" p50)" "$(wrk_stat "$result" p99)" "$(wrk_stat "$result" non2xx)" \
+    "$(per_request "$server_used")" "$(per_request "$primary_used")" "$(per_request "$standby_used")" \
+    "$(($(reads_on primary) - primary_reads_before))" "$(($(reads_on replica1) - replica_reads_before))"
+}
+{
+  echo "| page | requests/s | p50 | p99 | non-2xx | server CPU ms/request | primary CPU ms/request | standby CPU ms/request | reads on primary / standby |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  replica_load home "home feed \`/\`" "http://$ADDR/"
+  replica_load profile "profile \`/user/bench1\`" "http://$ADDR/user/bench1"
+  replica_load explore "explore \`/explore\`" "http://$ADDR/explore"
+} | tee "$OUT/http-replica.md"
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+scripts/pg.sh standby destroy
 
 size_row() {
   local file=$1
@@ -280,6 +350,15 @@ size_row() {
   echo "| requests | requests/s | p99 | non-2xx | socket errors | posts sent / stored | wrong counters | RSS before → after |"
   echo "| ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"
   echo "| $soak_requests | $soak_rps | $soak_p99 | ${soak_errors:-0} | ${soak_socket_errors:-none} | $posts_sent / $posts_added | $soak_wrong_counters | $((rss_before_kb / 1024)) → $((rss_after_kb / 1024)) MiB |"
+  echo
+  echo "## 6. Reads on a hot standby"
+  echo
+  echo "The pages of section 2 again, with \`MICROBLOG_REPLICA_URLS\` naming a hot standby of the"
+  echo "same cluster (\`scripts/pg.sh standby start\`, on the same two cores). The reads counted are"
+  echo "those \`/metrics\` reports per node. Posts through \`create_post\` before the soak (64 users,"
+  echo "${SECONDS_PER_LOAD} s): **$post_rps posts/s**, p99 $post_p99, non-2xx ${post_errors:-0}."
+  echo
+  cat "$OUT/http-replica.md"
   echo
   if [ -f "$ROOT/BENCHMARKS.notes.md" ]; then cat "$ROOT/BENCHMARKS.notes.md"; fi
 } > "$REPORT"

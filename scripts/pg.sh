@@ -4,6 +4,7 @@
 #   scripts/pg.sh stop         stop it
 #   scripts/pg.sh url [DB]     print the DATABASE_URL of database DB (default: microblog)
 #   scripts/pg.sh port         print this checkout's port
+#   scripts/pg.sh data-dir     print this checkout's data directory
 #   scripts/pg.sh createdb DB  create database DB if missing
 #   scripts/pg.sh standby start|stop|destroy|url [DB]|port
 #                              a hot standby of this cluster (streaming replication, its own
@@ -144,6 +145,7 @@ case "${1:-}" in
   stop) stop ;;
   url) url "${2:-}" ;;
   port) echo "$PORT" ;;
+  data-dir) data_dir; echo ;;
   createdb) createdb "$2" ;;
   standby) standby "${2:-}" "${3:-}" ;;
   *) echo "usage: $0 start|stop|url [db]|port|createdb db|standby …" >&2; exit 2 ;;
