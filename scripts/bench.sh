@@ -7,7 +7,10 @@
 #  4. wasm/JS bundle sizes and the server's peak memory under that load;
 #  5. a soak: mixed page views, follows and posts on 64 connections for BENCH_SOAK_SECONDS;
 #  6. the pages of 2. again with a hot standby serving the reads (issue #15), and how the
-#     reads were split between the nodes.
+#     reads were split between the nodes;
+#  7. the live feed (issue #17): BENCH_LIVE_STREAMS readers (5,000) of one author hold their
+#     home stream open across two server processes; memory per stream, the delay from a post
+#     to its event at every reader, and the CPU a post costs with and without them online.
 # Writes BENCHMARKS.md. Sizes can be changed: BENCH_USERS, BENCH_POSTS_PER_USER,
 # BENCH_FOLLOWS_PER_USER, BENCH_HEAVY, BENCH_HEAVY_FOLLOWS, BENCH_RUNS, BENCH_SECONDS, BENCH_SOAK_SECONDS.
 set -euo pipefail
@@ -293,6 +296,65 @@ kill "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 scripts/pg.sh standby destroy
 
+echo ">> Live feed: ${BENCH_LIVE_STREAMS:-5000} open streams on two processes"
+LIVE_STREAMS=${BENCH_LIVE_STREAMS:-5000}
+LIVE_POSTS=${BENCH_LIVE_POSTS:-100}
+LIVE_AUTHOR=bench1
+LIVE_SECOND_ADDR=127.0.0.1:$((${BENCH_PORT:-3200} + 1))
+psql "$DB" -qc "INSERT INTO followers (follower_id, followed_id)
+  SELECT r.id, a.id FROM users a, users r
+  WHERE a.username = '$LIVE_AUTHOR' AND r.username IN (SELECT 'bench' || n FROM generate_series(2000, 2000 + $LIVE_STREAMS - 1) n)
+  ON CONFLICT DO NOTHING" >/dev/null
+# Each stream is an open connection: lift the per-process limits for the measurement.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+live_server() { # addr log
+  DATABASE_URL=$DB LEPTOS_SITE_ADDR=$1 LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD RUST_LOG=warn \
+    MICROBLOG_DB_CONNECTIONS=${BENCH_DB_CONNECTIONS:-16} MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 \
+    MICROBLOG_MAX_CONNECTIONS=$((LIVE_STREAMS + 1000)) MICROBLOG_LIVE_STREAMS_PER_PROCESS=$LIVE_STREAMS \
+    target/release/server > "$2" 2>&1 &
+}
+live_server "$ADDR" "$OUT/server-live-1.log"
+live_pid_1=$!
+live_server "$LIVE_SECOND_ADDR" "$OUT/server-live-2.log"
+live_pid_2=$!
+trap 'kill $live_pid_1 $live_pid_2 2>/dev/null || true' EXIT
+for address in "$ADDR" "$LIVE_SECOND_ADDR"; do
+  for _ in $(seq 1 100); do curl -fsS "http://$address/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+done
+rss_of() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+live_ticks() { echo $(($(ticks_of "$live_pid_1" "$live_pid_2") + $(postgres_ticks))); }
+# live_round READERS_FILE → JSON; sets live_cpu_ms_per_post and live_rss_added_kb
+live_round() {
+  local control=$OUT/live-control ticks_before rss_before
+  rm -f "$control"
+  rss_before=$(($(rss_of "$live_pid_1") + $(rss_of "$live_pid_2")))
+  node scripts/live-bench.mjs "$ADDR" "$LIVE_SECOND_ADDR" "$LIVE_AUTHOR" "$1" "$LIVE_POSTS" "$control" > "$OUT/live-round.json" &
+  local node_pid=$!
+  until [ "$(cat "$control" 2>/dev/null)" = open ]; do
+    kill -0 "$node_pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  sleep 2
+  live_rss_added_kb=$(($(rss_of "$live_pid_1") + $(rss_of "$live_pid_2") - rss_before))
+  ticks_before=$(live_ticks)
+  echo go > "$control"
+  wait "$node_pid"
+  live_cpu_ms_per_post=$(awk -v t="$(($(live_ticks) - ticks_before))" -v n="$LIVE_POSTS" -v hz="$TICKS_PER_SECOND" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')
+  cat "$OUT/live-round.json"
+}
+: > "$OUT/live-nobody.txt"
+live_alone=$(live_round "$OUT/live-nobody.txt")
+live_alone_cpu=$live_cpu_ms_per_post
+seq 2000 $((2000 + LIVE_STREAMS - 1)) | sed 's/^/bench/' > "$OUT/live-readers.txt"
+live_crowd=$(live_round "$OUT/live-readers.txt")
+live_crowd_cpu=$live_cpu_ms_per_post
+live_rss_per_stream=$(awk -v kb="$live_rss_added_kb" -v n="$LIVE_STREAMS" 'BEGIN {printf "%.1f", kb / n}')
+echo "live, nobody online: $live_alone (CPU $live_alone_cpu ms/post)"
+echo "live, $LIVE_STREAMS online: $live_crowd (CPU $live_crowd_cpu ms/post, $live_rss_per_stream KiB/stream)"
+live_field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
+kill "$live_pid_1" "$live_pid_2"
+wait "$live_pid_1" "$live_pid_2" 2>/dev/null || true
+
 size_row() {
   local file=$1
   printf '| %s | %s | %s |\n' "$(basename "$file")" "$(stat -c %s "$file")" "$(gzip -9 -c "$file" | wc -c)"
@@ -359,6 +421,18 @@ size_row() {
   echo "${SECONDS_PER_LOAD} s): **$post_rps posts/s**, p99 $post_p99, non-2xx ${post_errors:-0}."
   echo
   cat "$OUT/http-replica.md"
+  echo
+  echo "## 7. Live feed"
+  echo
+  echo "$LIVE_STREAMS readers of \`$LIVE_AUTHOR\` hold \`/live/home\` open, alternately on two server processes;"
+  echo "\`$LIVE_AUTHOR\` then makes $LIVE_POSTS posts through the first, 10 a second (scripts/live-bench.mjs)."
+  echo "Delay: from the post request's start (an upper bound on the delay from its commit) to the"
+  echo "event at each reader. CPU: both server processes and PostgreSQL during the posting, per post."
+  echo
+  echo "| readers online | streams open / refused | events received / expected | delay p50 | delay p99 | delay max | CPU per post | memory per open stream |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| 0 | 0 / 0 | - | - | - | - | $live_alone_cpu ms | - |"
+  echo "| $LIVE_STREAMS | $(live_field "$live_crowd" open_streams) / $(live_field "$live_crowd" failed_streams) | $(live_field "$live_crowd" events_received) / $(live_field "$live_crowd" events_expected) | $(live_field "$live_crowd" delay_ms_p50) ms | $(live_field "$live_crowd" delay_ms_p99) ms | $(live_field "$live_crowd" delay_ms_max) ms | $live_crowd_cpu ms | $live_rss_per_stream KiB |"
   echo
   if [ -f "$ROOT/BENCHMARKS.notes.md" ]; then cat "$ROOT/BENCHMARKS.notes.md"; fi
 } > "$REPORT"

@@ -4,7 +4,8 @@
 #     follow on the other, read the result on the first;
 #  2. database restart, under a steady load on the second server: while PostgreSQL is down,
 #     pages answer 503 quickly (no hang, no crash); within 5 s of it coming back the same
-#     process serves normally again;
+#     process serves normally again; a live home feed open through the restart still
+#     receives a post made after it;
 #  3. with no reachable database, or with migrations that fail, the server refuses to start
 #     with a clear message, and a failed migration leaves the database as it was;
 #  4. 1,000 concurrent follow/unfollow toggles over HTTP end with no error and exact counters
@@ -27,7 +28,7 @@ bad() { echo "FAILED - $*"; failed=1; }
 
 # How many checks this run makes, so scripts/test.sh can tell a run that died halfway.
 planned=5
-[ -n "${OPS_TEST_OWN_CLUSTER:-}" ] && planned=$((planned + 4))
+[ -n "${OPS_TEST_OWN_CLUSTER:-}" ] && planned=$((planned + 5))
 [ -n "${OPS_TEST_DATABASE_URL:-}" ] && planned=$((planned + 4))
 echo "plan $planned"
 
@@ -56,6 +57,20 @@ fi
 rm -f "$jar"
 
 if [ -n "${OPS_TEST_OWN_CLUSTER:-}" ]; then
+  # A reader's live feed, open on the second server through the restart.
+  reader_jar=$(mktemp)
+  poster_jar=$(mktemp)
+  stream_log=$(mktemp)
+  stream_head=$(mktemp)
+  jar=$reader_jar
+  [ "$(form "$FIRST" /api/register "username=${name}r&email=${name}r%40example.com&password=correct+horse&password2=correct+horse")" = 200 ] || bad "register ${name}r"
+  jar=$poster_jar
+  [ "$(form "$FIRST" /api/register "username=${name}p&email=${name}p%40example.com&password=correct+horse&password2=correct+horse")" = 200 ] || bad "register ${name}p"
+  jar=$reader_jar
+  [ "$(form "$FIRST" /api/follow "username=${name}p")" = 200 ] || bad "${name}r follows ${name}p"
+  curl -sS -N -m 60 -b "$reader_jar" -D "$stream_head" "$SECOND/live/home" > "$stream_log" 2>/dev/null &
+  stream_pid=$!
+  for _ in $(seq 1 100); do grep -q '^HTTP/1.1 200' "$stream_head" 2>/dev/null && break; sleep 0.1; done
   # Keep 8 requests in flight on the second server for the whole restart.
   load_log=$(mktemp)
   (
@@ -102,6 +117,21 @@ if [ -n "${OPS_TEST_OWN_CLUSTER:-}" ]; then
     bad "under load through the restart: $answered responses, unexpected: $(grep -vE '^(200|503)$' "$load_log" | sort | uniq -c | tr '\n' ' '), afterwards $served_after"
   fi
   rm -f "$load_log"
+  # The post is made through the other server, after the restart.
+  jar=$poster_jar
+  posted=$(form "$FIRST" /api/create_post "body=after+the+restart")
+  delivered=""
+  for _ in $(seq 1 100); do
+    if grep -q "^data: [0-9]* ${name}p$" "$stream_log"; then delivered=yes; break; fi
+    sleep 0.1
+  done
+  kill "$stream_pid" 2>/dev/null
+  if [ "$posted" = 200 ] && [ -n "$delivered" ] && grep -q '^HTTP/1.1 200' "$stream_head"; then
+    ok "a live feed open through the database restart receives a post made after it, through the other server"
+  else
+    bad "live feed through the restart: post $posted, stream head: $(head -n 1 "$stream_head" | tr -d '\r'), stream said: $(tr '\n' ' ' < "$stream_log" | cut -c1-300)"
+  fi
+  rm -f "$reader_jar" "$poster_jar" "$stream_log" "$stream_head"
 fi
 # 4. 1,000 follow/unfollow toggles over HTTP, 64 at a time, on both servers, among 10 users.
 if [ -n "${OPS_TEST_DATABASE_URL:-}" ]; then

@@ -108,11 +108,15 @@ start_server() {
   return 1
 }
 start_server "$E2E_ADDR" "$LOGS/e2e-server.log"
+# A second process on the same database: the live-feed tests post through one and read
+# through the other, and the operations tests below use both.
+SECOND_ADDR=127.0.0.1:$((${E2E_PORT:-3100} + 1))
+start_server "$SECOND_ADDR" "$LOGS/e2e-server-2.log"
 
 echo
 echo "== playwright"
 results=$LOGS/playwright.json
-(cd end2end && BASE_URL="http://$E2E_ADDR" DATABASE_URL=$E2E_URL PLAYWRIGHT_JSON_OUTPUT_NAME="$results" \
+(cd end2end && BASE_URL="http://$E2E_ADDR" SECOND_BASE_URL="http://$SECOND_ADDR" DATABASE_URL=$E2E_URL PLAYWRIGHT_JSON_OUTPUT_NAME="$results" \
   npx playwright test --reporter=list,json)
 e2e_status=$?
 # A test that passed only on a retry, or was skipped, counts as failed: it would fail in CI.
@@ -132,9 +136,7 @@ elif [ "$e2e_failed" -gt 0 ]; then
   failures+=("playwright: $e2e_failed flaky or skipped")
 fi
 
-# A second process on the same database, then the operations tests against both.
-SECOND_ADDR=127.0.0.1:$((${E2E_PORT:-3100} + 1))
-start_server "$SECOND_ADDR" "$LOGS/e2e-server-2.log"
+# The operations tests, against both processes.
 echo
 echo "== operations (scale-out, database restart)"
 # Restarting PostgreSQL is only done to the project-local cluster, never to a given one.

@@ -100,14 +100,19 @@ pub async fn register(
 /// with the goodbye to show on the sign-in page.
 #[server(prefix = "/api", endpoint = "logout")]
 pub async fn logout() -> Result<String, AppError> {
-    use crate::{api, auth};
+    use crate::{api, auth, db};
     let goodbye = |message: &String| Some(message.clone());
     api::change(
         "logout",
         goodbye,
         Some(AFTER_LOGOUT.into()),
         async |request| {
+            let signed_in = request.viewer().await?;
             auth::sign_out(&request.session).await?;
+            // Their open live feeds close, on every server process.
+            if let Some(user) = signed_in {
+                db::live::announce_sign_out(&request.pool, user).await?;
+            }
             Ok("You have signed out.".to_string())
         },
     )

@@ -53,6 +53,8 @@ pub struct Timestamp {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostView {
     pub id: i64,
+    /// Where the post sits in a feed: the live feed starts after the newest one on screen.
+    pub cursor: Cursor,
     pub author: String,
     pub avatar_url: String,
     pub body: String,

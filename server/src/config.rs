@@ -1,5 +1,6 @@
 //! All configuration, read once from the environment (and `.env`).
 
+use crate::live::LiveLimits;
 use crate::serve::ConnectionLimits;
 use anyhow::Context;
 use app::throttle::ThrottleSettings;
@@ -21,6 +22,7 @@ pub struct Config {
     pub replica_urls: Vec<String>,
     /// A replica further behind the primary than this serves no reads until it catches up.
     pub replica_max_lag: Duration,
+    pub live: LiveLimits,
 }
 
 /// Bounds on what one request may cost.
@@ -102,6 +104,7 @@ impl Config {
         let request_defaults = RequestLimits::default();
         let connection_defaults = ConnectionLimits::default();
         let throttle_defaults = ThrottleSettings::default();
+        let live_defaults = LiveLimits::default();
         let replica_urls = std::env::var("MICROBLOG_REPLICA_URLS")
             .unwrap_or_default()
             .split(',')
@@ -110,6 +113,13 @@ impl Config {
             .map(str::to_owned)
             .collect();
         Ok(Config {
+            live: LiveLimits {
+                per_user: setting("MICROBLOG_LIVE_STREAMS_PER_USER", live_defaults.per_user)?,
+                per_process: setting(
+                    "MICROBLOG_LIVE_STREAMS_PER_PROCESS",
+                    live_defaults.per_process,
+                )?,
+            },
             replica_urls,
             replica_max_lag: seconds("MICROBLOG_REPLICA_MAX_LAG_SECS", Duration::from_secs(5))?,
             database_url,

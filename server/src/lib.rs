@@ -5,22 +5,24 @@ pub mod complete;
 pub mod config;
 pub mod csrf;
 pub mod guard;
+pub mod live;
 pub mod serve;
 pub mod telemetry;
 
 use app::state::AppState;
 use app::{App, shell};
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::{Extension, Router};
 use config::RequestLimits;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -119,7 +121,12 @@ pub fn session_layer(pool: PgPool, secure: bool) -> SessionManagerLayer<Postgres
 }
 
 /// The whole application as a `Router`, so tests can drive it without a socket.
-pub fn router(state: AppState, secure_cookies: bool, limits: RequestLimits) -> Router {
+pub fn router(
+    state: AppState,
+    secure_cookies: bool,
+    limits: RequestLimits,
+    live: Arc<live::Hub>,
+) -> Router {
     telemetry::install();
     let routes = generate_route_list(App);
     let context_state = state.clone();
@@ -131,6 +138,7 @@ pub fn router(state: AppState, secure_cookies: bool, limits: RequestLimits) -> R
     let sessions = session_layer(state.pool.clone(), secure_cookies);
     let pages = Router::new()
         .route("/healthz", get(healthz))
+        .route("/live/home", get(live::home_stream).layer(Extension(live)))
         .leptos_routes_with_context(&state, routes, provide_state, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

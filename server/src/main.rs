@@ -122,7 +122,8 @@ async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
             .continuously_delete_expired(std::time::Duration::from_secs(60 * 60)),
     );
     tracing::info!("Microblog is serving on http://{address}");
-    let router = server::router(state, config.secure_cookies, config.limits);
+    let live = server::live::Hub::start(state.pool.clone(), config.live);
+    let router = server::router(state, config.secure_cookies, config.limits, live);
     server::serve::serve(
         listener,
         router,

@@ -2,6 +2,7 @@ pub mod follow_button;
 pub mod form;
 pub mod known_users;
 pub mod nav;
+pub mod new_posts;
 pub mod notice;
 pub mod params;
 pub mod post_list;

@@ -2,6 +2,7 @@
 //! `AppError`s whose 4xx variants carry messages fit for people.
 
 pub mod follows;
+pub mod live;
 pub mod posts;
 pub mod replicas;
 #[cfg(feature = "bench")]

@@ -27,6 +27,7 @@ pub(crate) fn present(rows: Vec<PostRow>, request: PageRequest, page_size: i64) 
         |row| cursor_of(row.created_at, row.id),
         |row| PostView {
             id: row.id,
+            cursor: cursor_of(row.created_at, row.id),
             avatar_url: avatar_url(&row.email, POST_AVATAR_SIZE),
             author: row.author,
             body: row.body,

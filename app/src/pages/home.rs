@@ -1,3 +1,4 @@
+use crate::components::new_posts::NewPostsBanner;
 use crate::components::notice::use_notices;
 use crate::components::post_list::{PostList, page_query};
 use crate::components::who_to_follow::WhoToFollow;
@@ -60,10 +61,27 @@ pub fn HomePage() -> impl IntoView {
 fn Home(username: String) -> impl IntoView {
     let create = ServerAction::<CreatePost>::new();
     let query = page_query();
+    // Bumped by the "N new posts" banner: the first page is loaded again.
+    let reloads = RwSignal::new(0_u32);
     let feed = Resource::new(
-        move || (query.get(), create.version().get()),
-        |((before, after), _)| home_feed(before, after),
+        move || (query.get(), create.version().get(), reloads.get()),
+        |((before, after), _, _)| home_feed(before, after),
     );
+    let on_first_page = move || query.with(|(before, after)| before.is_none() && after.is_none());
+    let loaded_page = move || feed.get().map(Result::ok);
+    let newest = Signal::derive(move || {
+        loaded_page().map(|page| page.and_then(|page| page.items.first().map(|post| post.cursor)))
+    });
+    let shown = Signal::derive(move || {
+        loaded_page()
+            .flatten()
+            .map(|page| page.items.iter().map(|post| post.id).collect())
+            .unwrap_or_default()
+    });
+    let show_new_posts = Callback::new(move |()| {
+        reloads.update(|count| *count += 1);
+        window().scroll_to_with_x_and_y(0.0, 0.0);
+    });
     let form = NodeRef::<leptos::html::Form>::new();
     let notices = use_notices();
     Effect::new(move |_| {
@@ -100,6 +118,10 @@ fn Home(username: String) -> impl IntoView {
                 </button>
             </ActionForm>
         </section>
+        {move || {
+            on_first_page()
+                .then(|| view! { <NewPostsBanner newest shown show=show_new_posts /> })
+        }}
         <WhoToFollow />
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {

@@ -42,7 +42,8 @@ pub fn app_with_throttle(pool: &PgPool, throttle: ThrottleSettings) -> Router {
         sign_in_throttle: Arc::new(SignInThrottle::new(throttle)),
         replicas: Arc::default(),
     };
-    server::router(state, false, RequestLimits::default())
+    let live = server::live::Hub::start(pool.clone(), server::live::LiveLimits::default());
+    server::router(state, false, RequestLimits::default(), live)
 }
 
 pub struct Reply {
@@ -248,6 +249,25 @@ impl Visitor {
     /// A page as a browser asks for it.
     pub async fn page(&self, path: &str) -> Reply {
         get_page(&self.router, path, self.cookie.as_deref()).await
+    }
+
+    /// Opens the live home feed (`/live/home`), as the home page does; `last_event_id` as a
+    /// reconnecting browser sends it.
+    pub async fn live_feed(&self, last_event_id: Option<&str>) -> axum::response::Response {
+        let mut request = Request::get("/live/home")
+            .header(header::HOST, "127.0.0.1:3000")
+            .header(header::ACCEPT, "text/event-stream");
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        self.router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .expect("the router answers")
     }
 
     /// Who the server thinks this visitor is.

@@ -449,3 +449,37 @@ async fn statements_past_their_time_limit_are_cancelled_and_answered_503() {
         .await
         .expect("the seed's connections have no limit");
 }
+
+#[sqlx::test(migrations = false)]
+async fn metrics_are_for_this_machine_and_name_routes_not_paths(pool: PgPool) {
+    let app = migrated_app(&pool).await;
+    let from = |address: &str, path: &str| {
+        let mut request = Request::get(path).body(Body::empty()).unwrap();
+        let peer: SocketAddr = address.parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    };
+    // A crawler inventing paths must not grow the metrics: they all count as one route.
+    for n in 0..3 {
+        send(&app, from("203.0.113.9:4000", &format!("/made-up-{n}"))).await;
+    }
+    send(&app, from("203.0.113.9:4000", "/user/nobody")).await;
+
+    let outsider = send(&app, from("203.0.113.9:4000", "/metrics")).await;
+    assert_eq!(outsider.status, StatusCode::NOT_FOUND);
+    assert!(!outsider.body.contains("microblog_"));
+
+    let local = send(&app, from("127.0.0.1:4000", "/metrics")).await;
+    assert_eq!(local.status, StatusCode::OK);
+    let metrics = local.body;
+    assert!(
+        metrics.contains(r#"route="unmatched""#) && !metrics.contains("made-up"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"route="/user/{username}""#) && !metrics.contains("nobody"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("microblog_http_request_duration_seconds_bucket"));
+    assert!(metrics.contains(r#"microblog_db_connections{node="primary",state="idle"}"#));
+}

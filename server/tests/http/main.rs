@@ -5,3 +5,4 @@ mod accounts_and_pages;
 mod bad_input;
 mod common;
 mod hardening;
+mod live;
