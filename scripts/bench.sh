@@ -322,31 +322,49 @@ for address in "$ADDR" "$LIVE_SECOND_ADDR"; do
   for _ in $(seq 1 100); do curl -fsS "http://$address/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 done
 rss_of() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+live_streams_open() { curl -fsS "http://$1/metrics" | awk '$1 == "microblog_live_streams" {print $2; found = 1} END {if (!found) print 0}'; }
 live_ticks() { echo $(($(ticks_of "$live_pid_1" "$live_pid_2") + $(postgres_ticks))); }
-# live_round READERS_FILE → JSON; sets live_cpu_ms_per_post and live_rss_added_kb
+# live_round READERS_FILE: prints the round's JSON; sets live_cpu_ms_per_post and
+# live_rss_added_kb, so it must not run in a subshell (no `$(live_round …)`).
 live_round() {
-  local control=$OUT/live-control ticks_before rss_before
+  local control=$OUT/live-control ticks_before
   rm -f "$control"
-  rss_before=$(($(rss_of "$live_pid_1") + $(rss_of "$live_pid_2")))
   node scripts/live-bench.mjs "$ADDR" "$LIVE_SECOND_ADDR" "$LIVE_AUTHOR" "$1" "$LIVE_POSTS" "$control" > "$OUT/live-round.json" &
   local node_pid=$!
-  until [ "$(cat "$control" 2>/dev/null)" = open ]; do
-    kill -0 "$node_pid" 2>/dev/null || break
-    sleep 0.5
-  done
+  await_control() {
+    until [ "$(cat "$control" 2>/dev/null)" = "$1" ]; do
+      kill -0 "$node_pid" 2>/dev/null || return 1
+      sleep 0.5
+    done
+  }
+  # Memory per stream: with every stream open, against after they have all closed (the
+  # sign-ins before them use memory of their own for their password checks).
+  await_control signed-in
+  echo streams > "$control"
+  await_control open
   sleep 2
-  live_rss_added_kb=$(($(rss_of "$live_pid_1") + $(rss_of "$live_pid_2") - rss_before))
+  local rss_open
+  rss_open=$(($(rss_of "$live_pid_1") + $(rss_of "$live_pid_2")))
   ticks_before=$(live_ticks)
   echo go > "$control"
   wait "$node_pid"
   live_cpu_ms_per_post=$(awk -v t="$(($(live_ticks) - ticks_before))" -v n="$LIVE_POSTS" -v hz="$TICKS_PER_SECOND" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')
+  # A closed stream is noticed at its next write at the latest (a keep-alive every 20 s).
+  for _ in $(seq 1 60); do
+    [ "$(live_streams_open "$ADDR")" = 0 ] && [ "$(live_streams_open "$LIVE_SECOND_ADDR")" = 0 ] && break
+    sleep 0.5
+  done
+  sleep 2
+  live_rss_added_kb=$((rss_open - $(rss_of "$live_pid_1") - $(rss_of "$live_pid_2")))
   cat "$OUT/live-round.json"
 }
 : > "$OUT/live-nobody.txt"
-live_alone=$(live_round "$OUT/live-nobody.txt")
+live_round "$OUT/live-nobody.txt" > "$OUT/live-alone.json"
+live_alone=$(cat "$OUT/live-alone.json")
 live_alone_cpu=$live_cpu_ms_per_post
 seq 2000 $((2000 + LIVE_STREAMS - 1)) | sed 's/^/bench/' > "$OUT/live-readers.txt"
-live_crowd=$(live_round "$OUT/live-readers.txt")
+live_round "$OUT/live-readers.txt" > "$OUT/live-crowd.json"
+live_crowd=$(cat "$OUT/live-crowd.json")
 live_crowd_cpu=$live_cpu_ms_per_post
 live_rss_per_stream=$(awk -v kb="$live_rss_added_kb" -v n="$LIVE_STREAMS" 'BEGIN {printf "%.1f", kb / n}')
 echo "live, nobody online: $live_alone (CPU $live_alone_cpu ms/post)"

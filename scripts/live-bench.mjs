@@ -3,8 +3,9 @@
 //   node scripts/live-bench.mjs FIRST_HOST:PORT SECOND_HOST:PORT AUTHOR READERS_FILE POSTS CTL
 //
 // READERS_FILE lists usernames (password "microblog"), each following AUTHOR. Every reader is
-// signed in and opens /live/home, alternately on the two servers; then the script writes
-// "open" to the file CTL and waits until bench.sh writes "go" (it measures memory meanwhile).
+// signed in, then the script writes "signed-in" to the file CTL and waits for "streams" (so
+// bench.sh can measure memory without the sign-ins' password checks in it); then each opens
+// /live/home, alternately on the two servers, and the script writes "open" and waits for "go".
 // AUTHOR then posts POSTS times through the first server, one post at a time, 10 per second,
 // and the script reports when each reader received each post: the delay from the post
 // request's start (an upper bound on the delay from its commit) to the event.
@@ -96,10 +97,12 @@ await Promise.all(
   }),
 );
 const signInSeconds = (performance.now() - signInStarted) / 1000;
+fs.writeFileSync(control, 'signed-in');
+while (fs.readFileSync(control, 'utf8').trim() !== 'streams') await sleep(100);
 for (let i = 0; i < readers.length; i += 1) {
   await openStream(i % 2 ? second : first, cookies[i]);
 }
-// Every stream answered its headers; give the servers a moment to finish registering them.
+// Every stream has answered its headers, so it is registered.
 fs.writeFileSync(control, 'open');
 while (fs.readFileSync(control, 'utf8').trim() !== 'go') await sleep(100);
 
