@@ -337,25 +337,26 @@ live_round() {
       sleep 0.5
     done
   }
-  # Memory per stream: with every stream open, against after they have all closed (the
-  # sign-ins before them use memory of their own for their password checks).
-  await_control signed-in
-  echo streams > "$control"
+  # Memory per stream: what the second half of the streams adds (live-bench.mjs).
+  local rss_half rss_open
+  await_control half
+  sleep 2
+  rss_half=$(($(rss_of "$live_pid_1") + $(rss_of "$live_pid_2")))
+  echo rest > "$control"
   await_control open
   sleep 2
-  local rss_open
   rss_open=$(($(rss_of "$live_pid_1") + $(rss_of "$live_pid_2")))
+  live_rss_added_kb=$((rss_open - rss_half))
   ticks_before=$(live_ticks)
   echo go > "$control"
   wait "$node_pid"
   live_cpu_ms_per_post=$(awk -v t="$(($(live_ticks) - ticks_before))" -v n="$LIVE_POSTS" -v hz="$TICKS_PER_SECOND" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')
-  # A closed stream is noticed at its next write at the latest (a keep-alive every 20 s).
+  # The next round starts with no stream open (a closed one is noticed at its next write at
+  # the latest: a keep-alive every 20 s).
   for _ in $(seq 1 60); do
     [ "$(live_streams_open "$ADDR")" = 0 ] && [ "$(live_streams_open "$LIVE_SECOND_ADDR")" = 0 ] && break
     sleep 0.5
   done
-  sleep 2
-  live_rss_added_kb=$((rss_open - $(rss_of "$live_pid_1") - $(rss_of "$live_pid_2")))
   cat "$OUT/live-round.json"
 }
 : > "$OUT/live-nobody.txt"
@@ -366,7 +367,7 @@ seq 2000 $((2000 + LIVE_STREAMS - 1)) | sed 's/^/bench/' > "$OUT/live-readers.tx
 live_round "$OUT/live-readers.txt" > "$OUT/live-crowd.json"
 live_crowd=$(cat "$OUT/live-crowd.json")
 live_crowd_cpu=$live_cpu_ms_per_post
-live_rss_per_stream=$(awk -v kb="$live_rss_added_kb" -v n="$LIVE_STREAMS" 'BEGIN {printf "%.1f", kb / n}')
+live_rss_per_stream=$(awk -v kb="$live_rss_added_kb" -v n="$((LIVE_STREAMS - LIVE_STREAMS / 2))" 'BEGIN {printf "%.1f", kb / n}')
 echo "live, nobody online: $live_alone (CPU $live_alone_cpu ms/post)"
 echo "live, $LIVE_STREAMS online: $live_crowd (CPU $live_crowd_cpu ms/post, $live_rss_per_stream KiB/stream)"
 live_field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }

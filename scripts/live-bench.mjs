@@ -3,9 +3,11 @@
 //   node scripts/live-bench.mjs FIRST_HOST:PORT SECOND_HOST:PORT AUTHOR READERS_FILE POSTS CTL
 //
 // READERS_FILE lists usernames (password "microblog"), each following AUTHOR. Every reader is
-// signed in, then the script writes "signed-in" to the file CTL and waits for "streams" (so
-// bench.sh can measure memory without the sign-ins' password checks in it); then each opens
-// /live/home, alternately on the two servers, and the script writes "open" and waits for "go".
+// signed in first; then half of them open /live/home, alternately on the two servers, and the
+// script writes "half" to the file CTL and waits for "rest"; then the other half, and it
+// writes "open" and waits for "go". bench.sh measures the servers' memory at "half" and
+// "open": the difference is what the second half of the streams holds, with every sign-in's
+// own memory (password checks) already in both.
 // AUTHOR then posts POSTS times through the first server, one post at a time, 10 per second,
 // and the script reports when each reader received each post: the delay from the post
 // request's start (an upper bound on the delay from its commit) to the event.
@@ -97,10 +99,17 @@ await Promise.all(
   }),
 );
 const signInSeconds = (performance.now() - signInStarted) / 1000;
-fs.writeFileSync(control, 'signed-in');
-while (fs.readFileSync(control, 'utf8').trim() !== 'streams') await sleep(100);
+const half = Math.floor(readers.length / 2);
 for (let i = 0; i < readers.length; i += 1) {
+  if (i === half) {
+    fs.writeFileSync(control, 'half');
+    while (fs.readFileSync(control, 'utf8').trim() !== 'rest') await sleep(100);
+  }
   await openStream(i % 2 ? second : first, cookies[i]);
+}
+if (readers.length === 0) {
+  fs.writeFileSync(control, 'half');
+  while (fs.readFileSync(control, 'utf8').trim() !== 'rest') await sleep(100);
 }
 // Every stream has answered its headers, so it is registered.
 fs.writeFileSync(control, 'open');
