@@ -7,9 +7,19 @@ use time::{Duration, OffsetDateTime, UtcOffset};
 
 /// Gravatar identicon of an email: MD5 of the trimmed, lower-cased address.
 pub fn avatar_url(email: &str, size: u32) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Md5::digest(email.trim().to_lowercase().as_bytes());
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("https://www.gravatar.com/avatar/{hex}?d=identicon&s={size}")
+    // One string built in place: a page draws some forty of these, and a small string per
+    // byte of each digest showed in the profile (issue #14).
+    let mut url = String::with_capacity(80);
+    url.push_str("https://www.gravatar.com/avatar/");
+    for byte in digest {
+        url.push(char::from(HEX[usize::from(byte >> 4)]));
+        url.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    url.push_str("?d=identicon&s=");
+    url.push_str(&size.to_string());
+    url
 }
 
 pub fn timestamp(at: OffsetDateTime, now: OffsetDateTime) -> Timestamp {

@@ -2,10 +2,11 @@
 //! for the same person reads and writes the same signals, so a follow from a hover card shows
 //! on the profile's button and counts at once, and the other way round.
 
+use crate::components::user_card::get_profile;
 use crate::model::{FollowState, Profile};
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What this page knows of one user. `None` until something on the page has said.
 #[derive(Clone, Copy)]
@@ -26,6 +27,23 @@ pub struct KnownUsers {
     /// Signals are created under the owner of the store, not of the component that first asks,
     /// so they outlive it.
     owner: StoredValue<Owner>,
+    /// The hover cards' state, one for the whole page rather than signals per name: a page
+    /// shows dozens of names and opens a card on one of them, and each name's own signals and
+    /// memo were a seventh of the server's time per home page (issue #14's profile).
+    cards: HoverCards,
+}
+
+/// Which name's card is open. Names are numbered as they are drawn; one card is open at a time.
+#[derive(Clone, Copy)]
+struct HoverCards {
+    next_name: StoredValue<u64>,
+    open: RwSignal<Option<u64>>,
+    /// The card opened last stays while a follow from it waits for its answer.
+    last: RwSignal<Option<(u64, String)>>,
+    /// Cards already asked for from the server, so each is loaded once per page.
+    requested: StoredValue<HashSet<String>>,
+    /// A name whose card a tap opened: the next tap follows its link.
+    tapped: StoredValue<Option<u64>>,
 }
 
 impl KnownUsers {
@@ -48,6 +66,91 @@ impl KnownUsers {
             users.insert(key, known);
         });
         known
+    }
+
+    /// A number for a name being drawn, which its card is known by.
+    pub fn number_name(&self) -> u64 {
+        self.cards.next_name.update_value(|next| *next += 1);
+        self.cards.next_name.get_value()
+    }
+
+    /// Whether the card of name `number` is shown (a reactive read).
+    pub fn card_shown(&self, number: u64) -> bool {
+        if self.cards.open.get() == Some(number) {
+            return true;
+        }
+        let last = self.cards.last.read();
+        match &*last {
+            Some((last, username)) if *last == number => self.of(username).follow_in_flight.get(),
+            _ => false,
+        }
+    }
+
+    /// Opens the card of name `number` (closing any other) and loads its data once.
+    pub fn open_card(&self, number: u64, username: &str) {
+        if self.cards.open.get_untracked() != Some(number) {
+            self.cards.open.set(Some(number));
+        }
+        if self
+            .cards
+            .last
+            .with_untracked(|last| last.as_ref().map(|last| last.0))
+            != Some(number)
+        {
+            self.cards.last.set(Some((number, username.to_owned())));
+        }
+        let key = username.to_lowercase();
+        let known = self.of(username);
+        if known.card.get_untracked().is_some()
+            || !self
+                .cards
+                .requested
+                .try_update_value(|asked| asked.insert(key))
+                .unwrap_or(false)
+        {
+            return;
+        }
+        let store = *self;
+        let username = username.to_owned();
+        leptos::task::spawn_local(async move {
+            match get_profile(username.clone()).await {
+                Ok(profile) => {
+                    store.saw_profile(&profile);
+                    known.card.try_set(Some(profile));
+                }
+                // Asked again the next time the card opens.
+                Err(_) => {
+                    store
+                        .cards
+                        .requested
+                        .try_update_value(|asked| asked.remove(&username.to_lowercase()));
+                }
+            }
+        });
+    }
+
+    pub fn close_card(&self, number: u64) {
+        if self.cards.open.get_untracked() == Some(number) {
+            self.cards.open.set(None);
+        }
+    }
+
+    /// Whether the card is open for the name `number` (not tracked).
+    pub fn card_open(&self, number: u64) -> bool {
+        self.cards.open.get_untracked() == Some(number)
+    }
+
+    /// Records whether a pointer press on name `number` was a tap that should open its card
+    /// rather than follow the link; `take_tap` answers once, at the click.
+    pub fn press_name(&self, number: u64, opens_card: bool) {
+        self.cards.tapped.set_value(opens_card.then_some(number));
+    }
+
+    pub fn take_tap(&self, number: u64) -> bool {
+        self.cards
+            .tapped
+            .try_update_value(|tapped| tapped.take_if(|tapped| *tapped == number).is_some())
+            .unwrap_or(false)
     }
 
     /// The state after a follow or unfollow, from the server.
@@ -95,6 +198,13 @@ pub fn provide_known_users() {
     let known = KnownUsers {
         users: StoredValue::new(HashMap::new()),
         owner: StoredValue::new(Owner::current().expect("called inside the app")),
+        cards: HoverCards {
+            next_name: StoredValue::new(0),
+            open: RwSignal::new(None),
+            last: RwSignal::new(None),
+            requested: StoredValue::new(HashSet::new()),
+            tapped: StoredValue::new(None),
+        },
     };
     provide_context(known);
     let pathname = use_location().pathname;
@@ -109,6 +219,9 @@ pub fn provide_known_users() {
                     entry.card.set(None);
                 }
             });
+            known.cards.open.set(None);
+            known.cards.last.set(None);
+            known.cards.requested.update_value(HashSet::clear);
         }
         path
     });

@@ -68,71 +68,32 @@ pub fn UserLink(
     #[prop(optional, into)] avatar_url: Option<String>,
 ) -> impl IntoView {
     let known_users = use_known_users();
-    // What the person asked for; the card also stays while its follow waits for an answer.
-    let open = RwSignal::new(false);
-    let ever_opened = RwSignal::new(false);
-    let loading = StoredValue::new(false);
-    let name = StoredValue::new(username.clone());
-    // `try_`: Leptos may evaluate this once more while the page that held the name is torn down.
-    let visible = Memo::new(move |_| {
-        open.try_get().unwrap_or(false)
-            || (ever_opened.try_get().unwrap_or(false)
-                && name
-                    .try_get_value()
-                    .is_some_and(|name| known_users.of(&name).follow_in_flight.get()))
-    });
-    // The browser still sends events (focus leaving a link that is being removed, say) to a name
-    // whose page has just been left; by then its signals are gone.
-    let gone = move || open.is_disposed();
-    let close = move || {
-        if open.get_untracked() {
-            open.set(false);
-        }
+    // A number, not signals of its own: the page holds the cards' state (`KnownUsers`), so a
+    // name the server draws costs no more than its link.
+    let number = known_users.number_name();
+    let show = {
+        let username = username.clone();
+        move || known_users.open_card(number, &username)
     };
-    let show = move || {
-        if gone() {
-            return;
-        }
-        // Only a change: the card is redrawn whenever `open` is written.
-        if !open.get_untracked() {
-            open.set(true);
-        }
-        if !ever_opened.get_untracked() {
-            ever_opened.set(true);
-        }
-        // Looked up only now: a page of names costs the server nothing more than its links.
-        let username = name.get_value();
-        let known = known_users.of(&username);
-        if known.card.get_untracked().is_none() && !loading.get_value() {
-            loading.set_value(true);
-            leptos::task::spawn_local(async move {
-                if let Ok(profile) = get_profile(username).await {
-                    known_users.saw_profile(&profile);
-                    known.card.set(Some(profile));
-                }
-                if !gone() {
-                    loading.set_value(false);
-                }
-            });
-        }
-    };
+    let close = move || known_users.close_card(number);
     // A tap on a touch screen opens the card first; a second tap follows the link.
-    let tapped = StoredValue::new(false);
     let on_pointerdown = move |event: ev::PointerEvent| {
-        if gone() {
-            return;
-        }
-        tapped.set_value(event.pointer_type() == "touch" && !open.get_untracked());
+        known_users.press_name(
+            number,
+            event.pointer_type() == "touch" && !known_users.card_open(number),
+        );
     };
-    let on_click = move |event: ev::MouseEvent| {
-        if !gone() && tapped.get_value() {
-            tapped.set_value(false);
-            event.prevent_default();
-            show();
+    let on_click = {
+        let show = show.clone();
+        move |event: ev::MouseEvent| {
+            if known_users.take_tap(number) {
+                event.prevent_default();
+                show();
+            }
         }
     };
     let on_keydown = move |event: ev::KeyboardEvent| {
-        if !gone() && event.key() == "Escape" && open.get_untracked() {
+        if event.key() == "Escape" && known_users.card_open(number) {
             close();
         }
     };
@@ -140,15 +101,14 @@ pub fn UserLink(
     view! {
         <span
             class="user-link"
-            on:mouseenter=move |_| show()
-            on:mouseleave=move |_| {
-                if !gone() {
-                    close();
-                }
+            on:mouseenter={
+                let show = show.clone();
+                move |_| show()
             }
+            on:mouseleave=move |_| close()
             on:focusin=move |_| show()
             on:focusout=move |event| {
-                if !gone() && focus_leaves(&event) {
+                if focus_leaves(&event) {
                     close();
                 }
             }
@@ -169,7 +129,7 @@ pub fn UserLink(
                     .into_any(),
             }}
             {move || {
-                visible.try_get().unwrap_or(false).then(|| {
+                known_users.card_shown(number).then(|| {
                     let username = card_name.clone();
                     let label = format!("About {username}");
                     view! {
