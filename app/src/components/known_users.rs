@@ -7,6 +7,7 @@ use crate::model::{FollowState, Profile};
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What this page knows of one user. `None` until something on the page has said.
 #[derive(Clone, Copy)]
@@ -36,7 +37,6 @@ pub struct KnownUsers {
 /// Which name's card is open. Names are numbered as they are drawn; one card is open at a time.
 #[derive(Clone, Copy)]
 struct HoverCards {
-    next_name: StoredValue<u64>,
     open: RwSignal<Option<u64>>,
     /// The card opened last stays while a follow from it waits for its answer.
     last: RwSignal<Option<(u64, String)>>,
@@ -68,21 +68,28 @@ impl KnownUsers {
         known
     }
 
-    /// A number for a name being drawn, which its card is known by.
+    /// A number for a name being drawn, which its card is known by. A plain counter, not a
+    /// reactive value: drawing names on the server then touches no signal at all (under load,
+    /// about one home page in a thousand found a store value disposed there; the server never
+    /// shows a card anyway).
     pub fn number_name(&self) -> u64 {
-        self.cards.next_name.update_value(|next| *next += 1);
-        self.cards.next_name.get_value()
+        static NEXT_NAME: AtomicU64 = AtomicU64::new(1);
+        NEXT_NAME.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Whether the card of name `number` is shown (a reactive read).
+    /// Whether the card of name `number` is shown (a reactive read; never on the server).
     pub fn card_shown(&self, number: u64) -> bool {
-        if self.cards.open.get() == Some(number) {
+        if self.cards.open.try_get().flatten() == Some(number) {
             return true;
         }
-        let last = self.cards.last.read();
-        match &*last {
-            Some((last, username)) if *last == number => self.of(username).follow_in_flight.get(),
-            _ => false,
+        let pinned = self.cards.last.try_with(|last| {
+            last.as_ref()
+                .filter(|(last, _)| *last == number)
+                .map(|(_, username)| username.clone())
+        });
+        match pinned.flatten() {
+            Some(username) => self.of(&username).follow_in_flight.get(),
+            None => false,
         }
     }
 
@@ -199,7 +206,6 @@ pub fn provide_known_users() {
         users: StoredValue::new(HashMap::new()),
         owner: StoredValue::new(Owner::current().expect("called inside the app")),
         cards: HoverCards {
-            next_name: StoredValue::new(0),
             open: RwSignal::new(None),
             last: RwSignal::new(None),
             requested: StoredValue::new(HashSet::new()),
