@@ -68,7 +68,7 @@ if [ -n "${OPS_TEST_OWN_CLUSTER:-}" ]; then
   [ "$(form "$FIRST" /api/register "username=${name}p&email=${name}p%40example.com&password=correct+horse&password2=correct+horse")" = 200 ] || bad "register ${name}p"
   jar=$reader_jar
   [ "$(form "$FIRST" /api/follow "username=${name}p")" = 200 ] || bad "${name}r follows ${name}p"
-  curl -sS -N -m 60 -b "$reader_jar" -D "$stream_head" "$SECOND/live/home" > "$stream_log" 2>/dev/null &
+  curl -sS -N -m 120 -b "$reader_jar" -D "$stream_head" "$SECOND/live/home" > "$stream_log" 2>/dev/null &
   stream_pid=$!
   for _ in $(seq 1 100); do grep -q '^HTTP/1.1 200' "$stream_head" 2>/dev/null && break; sleep 0.1; done
   # Keep 8 requests in flight on the second server for the whole restart.

@@ -165,9 +165,14 @@ pub async fn remember_change(session: &Session, position: WalPosition) -> Result
     {
         return Ok(());
     }
-    let known = last_change(session).await?.unwrap_or(WalPosition::MIN);
+    // `MAX` stands for "unknown, read from the primary" (`api::remember_change`): a position
+    // read later replaces it.
+    let newest = match last_change(session).await? {
+        Some(WalPosition::MAX) | None => position,
+        Some(known) => known.max(position),
+    };
     session
-        .insert(LAST_CHANGE_KEY, known.max(position))
+        .insert(LAST_CHANGE_KEY, newest)
         .await
         .map_err(session_error)
 }

@@ -65,7 +65,7 @@ pub async fn render(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if !client.ip().is_loopback() {
+    if !client.ip().to_canonical().is_loopback() {
         return StatusCode::NOT_FOUND.into_response();
     }
     record_pool("primary", &state.pool);

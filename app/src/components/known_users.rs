@@ -98,12 +98,16 @@ impl KnownUsers {
         if self.cards.open.get_untracked() != Some(number) {
             self.cards.open.set(Some(number));
         }
-        if self
-            .cards
-            .last
-            .with_untracked(|last| last.as_ref().map(|last| last.0))
-            != Some(number)
-        {
+        // The card whose follow still waits for its answer stays pinned, or the answer would
+        // be dropped with it.
+        let (last_number, pinned_in_flight) = self.cards.last.with_untracked(|last| match last {
+            Some((last, name)) => (
+                Some(*last),
+                *last != number && self.of(name).follow_in_flight.get_untracked(),
+            ),
+            None => (None, false),
+        });
+        if !pinned_in_flight && last_number != Some(number) {
             self.cards.last.set(Some((number, username.to_owned())));
         }
         let key = username.to_lowercase();

@@ -69,8 +69,9 @@ impl Drop for Listening {
     }
 }
 
-/// `newest`: the feed's newest post on screen, once the feed has loaded (the stream starts
-/// there, so a post made while the page loaded still counts). `shown`: the ids of the posts
+/// `newest`: where the stream starts once the first page has loaded: its newest post (so a
+/// post made while the page loaded still counts), or `None` for "from now" when the feed could
+/// not be loaded. `shown`: the ids of the posts
 /// on screen, which are not news. `show`: loads the feed afresh.
 #[component]
 pub fn NewPostsBanner(

@@ -26,6 +26,9 @@ pub const PRIMARY: &str = "primary";
 /// one that stopped (plus a look's own timeout).
 pub const WATCH_EVERY: Duration = Duration::from_millis(200);
 
+/// Bytes of WAL a replica may lack and still count as caught up (a page header is 24 or 40).
+const CAUGHT_UP_SLACK: WalPosition = 64;
+
 /// A look at a replica that takes longer than this counts as the replica being unreachable.
 const LOOK_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -138,7 +141,10 @@ impl Replicas {
                 .caught_up_at
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            if primary_position.is_some_and(|primary| replayed >= primary) {
+            // Within a record header of the primary's insert position counts as caught up: at
+            // a page boundary that position is past the next page's header, which replay never
+            // reaches until more is written. (Readers' own positions get no such slack.)
+            if primary_position.is_some_and(|primary| replayed + CAUGHT_UP_SLACK >= primary) {
                 *caught_up_at = Some(sampled_at);
             }
             caught_up_at.map_or(Duration::MAX, |at| at.elapsed())

@@ -4,7 +4,7 @@ use crate::components::post_list::{PostList, page_query};
 use crate::components::who_to_follow::WhoToFollow;
 use crate::domain::POST_MAX_CHARS;
 use crate::error::AppError;
-use crate::model::{Page, PostView};
+use crate::model::{Cursor, Page, PostView};
 use crate::session::use_session;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -69,8 +69,19 @@ fn Home(username: String) -> impl IntoView {
     );
     let on_first_page = move || query.with(|(before, after)| before.is_none() && after.is_none());
     let loaded_page = move || feed.get().map(Result::ok);
+    // Where the live feed starts: the newest post of a loaded first page (a page of older posts
+    // still on screen while the first one loads must not count as seen). An empty first page
+    // had no post of anyone followed, so everything since the beginning is new: `0_0`.
     let newest = Signal::derive(move || {
-        loaded_page().map(|page| page.and_then(|page| page.items.first().map(|post| post.cursor)))
+        loaded_page().and_then(|page| match page {
+            Some(page) if page.newer.is_none() => Some(Some(
+                page.items
+                    .first()
+                    .map_or(Cursor { micros: 0, id: 0 }, |post| post.cursor),
+            )),
+            Some(_) => None,
+            None => Some(None),
+        })
     });
     let shown = Signal::derive(move || {
         loaded_page()
