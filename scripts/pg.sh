@@ -8,7 +8,7 @@
 #   scripts/pg.sh createdb DB  create database DB if missing
 #   scripts/pg.sh standby start|stop|destroy|url [DB]|port
 #                              a hot standby of this cluster (streaming replication, its own
-#                              port and data directory); `start` makes it afresh with
+#                              port, 24330-25329, and data directory); `start` makes it afresh with
 #                              pg_basebackup unless it exists, `destroy` stops and deletes it
 # Never touches a system cluster: own data directory, own port, socket inside the data dir.
 set -euo pipefail
@@ -68,7 +68,10 @@ start() {
     || { echo "PostgreSQL did not start; its log follows:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1; }
 }
 
-STANDBY_PORT=$((PORT + 1000))
+# Below Linux's ephemeral range (32768-60999): a port in it may be taken at any moment as the
+# local end of an outgoing connection (the tests open thousands), and the standby is started
+# in the middle of them. It once failed to bind for exactly that reason.
+STANDBY_PORT=${MICROBLOG_PG_STANDBY_PORT:-$((24330 + 16#${checkout_hash:0:6} % 1000))}
 
 standby_dir() { printf '%s-standby' "$(data_dir)"; }
 
