@@ -240,6 +240,23 @@ impl Hub {
         })
     }
 
+    /// Replaces whom stream `id` hears from: after the listener was cut off, follow changes
+    /// made meanwhile were never announced.
+    fn replace_follows(&self, id: u64, follows: HashSet<UserId>) {
+        let mut guard = self.registry();
+        let registry = &mut *guard;
+        let Some(subscriber) = registry.streams.get_mut(&id) else {
+            return;
+        };
+        for author in std::mem::take(&mut subscriber.follows) {
+            remove_from(&mut registry.by_author, author, id);
+        }
+        for &author in &follows {
+            registry.by_author.entry(author).or_default().insert(id);
+        }
+        subscriber.follows = follows;
+    }
+
     fn unsubscribe(&self, id: u64) {
         let mut registry = self.registry();
         if let Some(subscriber) = registry.streams.remove(&id) {
@@ -319,6 +336,7 @@ pub async fn home_stream(
                 // Whatever was posted between the page and this stream, and whatever the
                 // listener may not have heard yet while it starts.
                 catch_up: true,
+                reload_follows: false,
                 announced: HashSet::new(),
                 pending: VecDeque::new(),
                 finished: false,
@@ -353,6 +371,8 @@ struct StreamState {
     /// catch-up starts.
     since: Cursor,
     catch_up: bool,
+    /// Whom the reader follows must be read again first (the listener was cut off).
+    reload_follows: bool,
     announced: HashSet<i64>,
     pending: VecDeque<Event>,
     finished: bool,
@@ -386,6 +406,16 @@ impl StreamState {
     }
 
     async fn catch_up(&mut self) {
+        if self.reload_follows {
+            match live::followed_ids(&self.pool, self.reader).await {
+                Ok(follows) => {
+                    self.reload_follows = false;
+                    let subscription = &self.subscription;
+                    subscription.hub.replace_follows(subscription.id, follows);
+                }
+                Err(error) => tracing::warn!(%error, "live feed: reading follows again failed"),
+            }
+        }
         let since = self.since;
         match live::followed_posts_since(&self.pool, self.reader, since, CATCH_UP_LIMIT).await {
             Ok(posts) if posts.len() < CATCH_UP_LIMIT as usize => {
@@ -426,7 +456,10 @@ async fn next_event(mut state: StreamState) -> Option<(Result<Event, Infallible>
         }
         match state.subscription.signals.recv().await {
             Some(Signal::Post(post)) => state.announce(post),
-            Some(Signal::CatchUp) => state.catch_up = true,
+            Some(Signal::CatchUp) => {
+                state.catch_up = true;
+                state.reload_follows = true;
+            }
             Some(Signal::SignedOut) | None => state.finished = true,
         }
     }
@@ -489,6 +522,20 @@ mod tests {
             .dispatch(Notice::Unfollowed { follower, followed });
         hub.registry().dispatch(post(20, 201));
         assert_eq!(received(&mut reader), [200]);
+    }
+
+    #[test]
+    fn follows_read_again_after_an_outage_replace_the_old_ones() {
+        let hub = hub();
+        let mut reader = hub
+            .subscribe(UserId::new(1), [UserId::new(10)].into_iter().collect())
+            .unwrap();
+        hub.replace_follows(reader.id, [UserId::new(11)].into_iter().collect());
+        hub.registry().dispatch(post(10, 100));
+        hub.registry().dispatch(post(11, 101));
+        assert_eq!(received(&mut reader), [101]);
+        drop(reader);
+        assert!(hub.registry().by_author.is_empty(), "nothing left behind");
     }
 
     #[test]
