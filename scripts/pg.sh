@@ -44,28 +44,46 @@ ensure_installed() {
   fi
 }
 
+# An empty data directory the cluster's owner may use (as root: `postgres`, since initdb and
+# the server refuse root).
+owned_dir() {
+  mkdir -p "$1"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$1"
+  chmod 700 "$1"
+}
+
+# run_cluster DIR PORT NAME [SERVER OPTIONS…]: starts the cluster in DIR unless it runs.
+run_cluster() {
+  local dir=$1 port=$2 name=$3
+  shift 3
+  if as_owner "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    return 0
+  fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "Port $port, $name's port, is taken by another program; set MICROBLOG_PG_PORT (or MICROBLOG_PG_STANDBY_PORT) to a free one." >&2
+    exit 1
+  fi
+  echo ">> Starting $name on port $port (data in $dir)" >&2
+  as_owner "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start -o \
+    "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$dir' -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB $*" >/dev/null \
+    || { echo "$name did not start; its log follows:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1; }
+}
+
+stop_cluster() {
+  [ -f "$1/PG_VERSION" ] || return 0
+  as_owner "$PG_BIN/pg_ctl" -D "$1" -m fast stop >/dev/null 2>&1 || true
+}
+
 start() {
   ensure_installed
   local dir
   dir=$(data_dir)
   if [ ! -f "$dir/PG_VERSION" ]; then
     echo ">> Creating a project-local PostgreSQL cluster in $dir (port $PORT)…" >&2
-    mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
-    chmod 700 "$dir"
+    owned_dir "$dir"
     as_owner "$PG_BIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
-  if as_owner "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
-    return 0
-  fi
-  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-    echo "Port $PORT, this checkout's PostgreSQL port, is taken by another program; set MICROBLOG_PG_PORT to a free one." >&2
-    exit 1
-  fi
-  echo ">> Starting this checkout's PostgreSQL on port $PORT (data in $dir)" >&2
-  as_owner "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 start -o \
-    "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories='$dir' -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB" >/dev/null \
-    || { echo "PostgreSQL did not start; its log follows:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1; }
+  run_cluster "$dir" "$PORT" "this checkout's PostgreSQL"
 }
 
 # Below Linux's ephemeral range (32768-60999): a port in it may be taken at any moment as the
@@ -84,53 +102,29 @@ standby_start() {
   if [ ! -f "$dir/PG_VERSION" ]; then
     echo ">> Copying this checkout's PostgreSQL into a hot standby in $dir (port $STANDBY_PORT)…" >&2
     rm -rf "$dir"
-    mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
-    chmod 700 "$dir"
+    owned_dir "$dir"
     # (It warns about the primary's socket file, which it rightly does not copy.)
     as_owner "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PORT" -U postgres -D "$dir" -R -X stream --checkpoint=fast 2>&1 \
       | { grep -v 'skipping special file' || true; } >&2
     [ "${PIPESTATUS[0]}" = 0 ] || { echo "pg_basebackup failed" >&2; exit 1; }
   fi
-  if as_owner "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
-    return 0
-  fi
-  if (exec 3<>"/dev/tcp/127.0.0.1/$STANDBY_PORT") 2>/dev/null; then
-    echo "Port $STANDBY_PORT, this checkout's standby port, is taken by another program." >&2
-    exit 1
-  fi
-  echo ">> Starting this checkout's hot standby on port $STANDBY_PORT" >&2
   # hot_standby_feedback: a read on the standby is not cancelled because the primary vacuumed
   # away rows it still needs.
-  as_owner "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -p $STANDBY_PORT -c unix_socket_directories='$dir' -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB -c hot_standby=on -c hot_standby_feedback=on" >/dev/null \
-    || { echo "The standby did not start; its log follows:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1; }
-}
-
-standby_stop() {
-  local dir
-  dir=$(standby_dir)
-  [ -f "$dir/PG_VERSION" ] || return 0
-  as_owner "$PG_BIN/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
+  run_cluster "$dir" "$STANDBY_PORT" "this checkout's hot standby" -c hot_standby=on -c hot_standby_feedback=on
 }
 
 standby() {
   case "${1:-}" in
     start) standby_start ;;
-    stop) standby_stop ;;
-    destroy) standby_stop; rm -rf "$(standby_dir)" ;;
+    stop) stop_cluster "$(standby_dir)" ;;
+    destroy) stop_cluster "$(standby_dir)"; rm -rf "$(standby_dir)" ;;
     url) printf 'postgres://postgres@127.0.0.1:%s/%s\n' "$STANDBY_PORT" "${2:-microblog}" ;;
     port) echo "$STANDBY_PORT" ;;
     *) echo "usage: $0 standby start|stop|destroy|url [db]|port" >&2; exit 2 ;;
   esac
 }
 
-stop() {
-  local dir
-  dir=$(data_dir)
-  [ -f "$dir/PG_VERSION" ] || return 0
-  as_owner "$PG_BIN/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
-}
+stop() { stop_cluster "$(data_dir)"; }
 
 url() {
   printf 'postgres://postgres@127.0.0.1:%s/%s\n' "$PORT" "${1:-microblog}"
