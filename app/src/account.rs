@@ -8,12 +8,9 @@ use serde::{Deserialize, Serialize};
 
 #[server(prefix = "/api", endpoint = "current_user")]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
-    use crate::{api, db};
+    use crate::api;
     api::read("current_user", async |request| {
-        match request.viewer().await? {
-            Some(id) => db::users::current_user(&request.pool, id).await,
-            None => Ok(None),
-        }
+        Ok(request.signed_in().await?.map(|signed_in| signed_in.user))
     })
     .await
 }

@@ -11,6 +11,7 @@
 //! ```
 
 use crate::db::replicas::{self, PRIMARY, Replicas};
+use crate::db::users::SignedIn;
 use crate::domain::Username;
 use crate::error::AppError;
 use crate::model::UserId;
@@ -30,6 +31,19 @@ pub struct Request {
     /// failed there.
     replica_used: Arc<OnceLock<String>>,
     primary_only: bool,
+    memo: RequestMemo,
+}
+
+/// What one HTTP request has already read, for the other server functions of the same
+/// request: a page runs several (the signed-in user, then the feed) while rendering.
+#[derive(Clone, Default)]
+pub struct RequestMemo {
+    signed_in: Arc<OnceLock<(UserId, Option<SignedIn>)>>,
+}
+
+/// Gives each HTTP request its own memo; call from the context of every request.
+pub fn provide_request_memo() {
+    leptos::prelude::provide_context(RequestMemo::default());
 }
 
 impl Request {
@@ -40,6 +54,7 @@ impl Request {
             replicas: state::replicas()?,
             replica_used: Arc::default(),
             primary_only: false,
+            memo: leptos::prelude::use_context().unwrap_or_default(),
         })
     }
 
@@ -51,6 +66,7 @@ impl Request {
             replicas: self.replicas.clone(),
             replica_used: Arc::default(),
             primary_only: true,
+            memo: self.memo.clone(),
         }
     }
 
@@ -62,6 +78,30 @@ impl Request {
             tracing::Span::current().record("user_id", id.get());
         }
         Ok(viewer)
+    }
+
+    /// The signed-in user's account as pages show it, read from the primary (it refreshes
+    /// `last_seen`) once per HTTP request however many server functions ask.
+    pub async fn signed_in(&self) -> Result<Option<SignedIn>, AppError> {
+        let Some(id) = self.viewer().await? else {
+            return Ok(None);
+        };
+        if let Some((read_for, signed_in)) = self.memo.signed_in.get()
+            && *read_for == id
+        {
+            return Ok(signed_in.clone());
+        }
+        let signed_in = crate::db::users::current_user(&self.pool, id).await?;
+        let _ = self.memo.signed_in.set((id, signed_in.clone()));
+        Ok(signed_in)
+    }
+
+    /// How many people `me` follows, if this request has already read their account.
+    pub fn known_following_count(&self, me: UserId) -> Option<i64> {
+        match self.memo.signed_in.get() {
+            Some((read_for, Some(signed_in))) if *read_for == me => Some(signed_in.following_count),
+            _ => None,
+        }
     }
 
     /// The signed-in user, or 401 "Please sign in to do that.".

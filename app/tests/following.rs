@@ -18,13 +18,20 @@ fn bodies(posts: &[PostView]) -> Vec<&str> {
 /// The first page of `me`'s feed, checking that both of the query's plans agree on it.
 async fn feed(pool: &PgPool, me: UserId) -> Vec<String> {
     let bodies_with = |follows_many_from| async move {
-        posts::followed_posts_switching_at(pool, me, PageRequest::First, 20, follows_many_from)
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|post| post.body)
-            .collect::<Vec<_>>()
+        posts::followed_posts_switching_at(
+            pool,
+            me,
+            None,
+            PageRequest::First,
+            20,
+            follows_many_from,
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|post| post.body)
+        .collect::<Vec<_>>()
     };
     let per_author = bodies_with(i64::MAX).await;
     let all_posts_walk = bodies_with(0).await;
@@ -340,8 +347,9 @@ async fn walk_every_page(
     authors: &[UserId],
     follows_many_from: i64,
 ) -> Vec<i64> {
-    let page_of =
-        |request| posts::followed_posts_switching_at(pool, me, request, 20, follows_many_from);
+    let page_of = |request| {
+        posts::followed_posts_switching_at(pool, me, None, request, 20, follows_many_from)
+    };
     let expected: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM posts WHERE author_id = ANY($1) ORDER BY created_at DESC, id DESC",
     )

@@ -133,6 +133,7 @@ pub fn router(
     let provide_state = move || {
         provide_context(context_state.clone());
         app::respond::provide_page_redirect();
+        app::api::provide_request_memo();
     };
     let fallback_state = state.clone();
     let sessions = session_layer(state.pool.clone(), secure_cookies);

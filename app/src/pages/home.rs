@@ -21,7 +21,8 @@ pub async fn home_feed(
     api::read("home_feed", async |request| {
         let me = request.me().await?;
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
-        db::posts::followed_posts(&request.reads().await?, me, page, PAGE_SIZE).await
+        let following = request.known_following_count(me);
+        db::posts::followed_posts(&request.reads().await?, me, following, page, PAGE_SIZE).await
     })
     .await
 }
