@@ -6,8 +6,9 @@ use crate::components::known_users::use_known_users;
 use crate::components::notice::use_notices;
 use crate::error::AppError;
 use crate::model::FollowState;
-use leptos::form::ActionForm;
+use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 #[server(prefix = "/api", endpoint = "follow")]
 pub async fn follow(username: String) -> Result<FollowState, AppError> {
@@ -34,8 +35,14 @@ pub async fn unfollow(username: String) -> Result<FollowState, AppError> {
 /// Every button for the same user on a page shows the same state (see `known_users`): the
 /// first word on the page comes from the data a button is rendered with, later ones from the
 /// server's answers to clicks and from fresh loads of the profile; a button rendered again
-/// later (in a hover card opened again, say) does not overwrite them. `on_change` hears the true state after every completed click, and
-/// `on_error` every failure, so a page can reload what it shows.
+/// later (in a hover card opened again, say) does not overwrite them. `on_change` hears the
+/// true state after every completed click, and `on_error` every failure, so a page can reload
+/// what it shows.
+///
+/// One form whose action follows the state, and one flag for the click in flight, rather than
+/// a server action and an `ActionForm` for each of Follow and Unfollow: a page draws up to
+/// twenty of these, and the two actions' signals were most of a button's cost on the server
+/// (issue #14's profile).
 #[component]
 pub fn FollowButton(
     username: String,
@@ -43,66 +50,68 @@ pub fn FollowButton(
     #[prop(optional, into)] on_change: Option<Callback<FollowState>>,
     #[prop(optional, into)] on_error: Option<Callback<()>>,
 ) -> impl IntoView {
-    let follow = ServerAction::<Follow>::new();
-    let unfollow = ServerAction::<Unfollow>::new();
-    let known = use_known_users().of(&username);
+    let known_users = use_known_users();
+    let known = known_users.of(&username);
     if known.followed_by_me.get_untracked().is_none() {
         known.followed_by_me.set(Some(following));
     }
     let rendered_with = following;
     let following = Signal::derive(move || known.followed_by_me.get().unwrap_or(rendered_with));
-    let known_users = use_known_users();
-    let pending = Signal::derive(move || follow.pending().get() || unfollow.pending().get());
+    let pending = RwSignal::new(false);
     let notices = use_notices();
-    // Only changes, so an idle button never clears another's flag for the same user.
-    Effect::new(move |was_pending: Option<bool>| {
-        let is_pending = pending.get();
-        if was_pending.is_some_and(|was| was != is_pending) {
-            known.follow_in_flight.set(is_pending);
-        }
-        is_pending
-    });
-
-    for action in [follow.value(), unfollow.value()] {
-        Effect::new(move |_| match action.get() {
-            Some(Ok(state)) => {
-                known_users.record(&state);
-                notices.success(state.message());
-                if let Some(on_change) = on_change {
-                    on_change.run(state);
-                }
-            }
-            Some(Err(error)) => {
-                notices.error(&error);
-                if let Some(on_error) = on_error {
-                    on_error.run(());
-                }
-            }
-            None => {}
-        });
-    }
-
     let username = StoredValue::new(username);
-    view! {
-        <Show
-            when=move || following.get()
-            fallback=move || {
-                view! {
-                    <ActionForm action=follow attr:class="follow-form">
-                        <input type="hidden" name="username" value=username.get_value() />
-                        <button type="submit" class="button primary" disabled=pending>
-                            "Follow"
-                        </button>
-                    </ActionForm>
+    let on_submit = move |event: SubmitEvent| {
+        if event.default_prevented() {
+            return;
+        }
+        event.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let start_following = !following.get_untracked();
+        pending.set(true);
+        known.follow_in_flight.set(true);
+        let username = username.get_value();
+        leptos::task::spawn_local(async move {
+            let answer = if start_following {
+                follow(username).await
+            } else {
+                unfollow(username).await
+            };
+            pending.try_set(false);
+            known.follow_in_flight.try_set(false);
+            match answer {
+                Ok(state) => {
+                    known_users.record(&state);
+                    notices.success(state.message());
+                    if let Some(on_change) = on_change {
+                        on_change.run(state);
+                    }
+                }
+                Err(error) => {
+                    notices.error(&error);
+                    if let Some(on_error) = on_error {
+                        on_error.run(());
+                    }
                 }
             }
+        });
+    };
+    view! {
+        <form
+            action=move || if following.get() { Unfollow::url() } else { Follow::url() }
+            method="post"
+            class="follow-form"
+            on:submit=on_submit
         >
-            <ActionForm action=unfollow attr:class="follow-form">
-                <input type="hidden" name="username" value=username.get_value() />
-                <button type="submit" class="button" disabled=pending>
-                    "Unfollow"
-                </button>
-            </ActionForm>
-        </Show>
+            <input type="hidden" name="username" value=username.get_value() />
+            <button
+                type="submit"
+                class=move || if following.get() { "button" } else { "button primary" }
+                disabled=pending
+            >
+                {move || if following.get() { "Unfollow" } else { "Follow" }}
+            </button>
+        </form>
     }
 }
