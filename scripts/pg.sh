@@ -14,10 +14,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# Each checkout gets its own port, derived from its path, so two checkouts on one machine run
-# side by side (54330-55329; MICROBLOG_PG_PORT overrides it).
 checkout_hash=$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
-PORT=${MICROBLOG_PG_PORT:-$((54330 + 16#${checkout_hash:0:6} % 1000))}
 newest_pg_bin() { printf '%s\n' /usr/lib/postgresql/*/bin | grep -v '\*' | sort -V | tail -n 1; }
 PG_BIN=${PG_BIN:-$(newest_pg_bin)}
 
@@ -34,6 +31,20 @@ data_dir() {
   fi
   printf '%s' "$dir"
 }
+
+# Each checkout gets its own port, derived from its path, so two checkouts on one machine run
+# side by side (23330-24329; MICROBLOG_PG_PORT overrides it). Below Linux's ephemeral range
+# (32768-60999), like the standby's: the tests restart this cluster while thousands of their
+# connections come and go, and a port in that range may be taken meanwhile as the local end of
+# one. A cluster already running keeps the port it was started on (checkouts made before this
+# range started theirs in 54330-55329; they move at their next start).
+running_port() {
+  local pid_file
+  pid_file="$(data_dir)/postmaster.pid"
+  [ -r "$pid_file" ] && sed -n 4p "$pid_file"
+}
+PORT=${MICROBLOG_PG_PORT:-$(running_port || true)}
+PORT=${PORT:-$((23330 + 16#${checkout_hash:0:6} % 1000))}
 
 ensure_installed() {
   if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
