@@ -36,14 +36,23 @@ data_dir() {
 # side by side (23330-24329; MICROBLOG_PG_PORT overrides it). Below Linux's ephemeral range
 # (32768-60999), like the standby's: the tests restart this cluster while thousands of their
 # connections come and go, and a port in that range may be taken meanwhile as the local end of
-# one. A cluster already running keeps the port it was started on (checkouts made before this
-# range started theirs in 54330-55329; they move at their next start).
-running_port() {
-  local pid_file
-  pid_file="$(data_dir)/postmaster.pid"
-  [ -r "$pid_file" ] && sed -n 4p "$pid_file"
+# one. A cluster keeps the port it was first started on (written beside its data, in
+# `microblog-port`), so a stop and start in the middle of a run never moves it. A cluster
+# started by an older version of this script keeps its port in 54330-55329; to move it, stop
+# it and delete that file.
+cluster_port() {
+  # As root a cluster belongs to `postgres`: without that user there is no cluster yet.
+  [ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1 || return 0
+  local dir
+  dir=$(data_dir)
+  if [ -r "$dir/microblog-port" ]; then
+    cat "$dir/microblog-port"
+  elif [ -r "$dir/postmaster.pid" ] && [ -x "$PG_BIN/pg_ctl" ] &&
+    as_owner "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    sed -n 4p "$dir/postmaster.pid"
+  fi
 }
-PORT=${MICROBLOG_PG_PORT:-$(running_port || true)}
+PORT=${MICROBLOG_PG_PORT:-$(cluster_port)}
 PORT=${PORT:-$((23330 + 16#${checkout_hash:0:6} % 1000))}
 
 ensure_installed() {
@@ -95,6 +104,7 @@ start() {
     as_owner "$PG_BIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
   run_cluster "$dir" "$PORT" "this checkout's PostgreSQL"
+  [ -f "$dir/microblog-port" ] || printf '%s\n' "$PORT" > "$dir/microblog-port"
 }
 
 # Below Linux's ephemeral range (32768-60999): a port in it may be taken at any moment as the

@@ -151,6 +151,7 @@ pub fn router(
             move || {
                 provide_context(fallback_state.clone());
                 app::respond::provide_page_redirect();
+                app::api::provide_request_memo();
             },
             shell,
         ))

@@ -78,22 +78,29 @@ pub fn FollowButton(
             } else {
                 unfollow(username).await
             };
-            pending.try_set(false);
             known.follow_in_flight.try_set(false);
+            // `try_set` hands the value back when the button is gone (the person moved on
+            // while the answer travelled): the page still learns the new state, but the
+            // message and the callbacks belonged to the page that was left.
+            let button_gone = pending.try_set(false).is_some();
             match answer {
                 Ok(state) => {
                     known_users.record(&state);
+                    if button_gone {
+                        return;
+                    }
                     notices.success(state.message());
                     if let Some(on_change) = on_change {
-                        on_change.run(state);
+                        on_change.try_run(state);
                     }
                 }
-                Err(error) => {
+                Err(error) if !button_gone => {
                     notices.error(&error);
                     if let Some(on_error) = on_error {
-                        on_error.run(());
+                        on_error.try_run(());
                     }
                 }
+                Err(_) => {}
             }
         });
     };

@@ -290,6 +290,7 @@ pub async fn suggestions(
         let ranked = rank_suggestions(pool, me).await?;
         rows = kept_or_given_suggestions(pool, me, limit, Some(&ranked)).await?;
     }
+    // The one row of an empty pick has no person.
     let rows = rows.into_iter().filter_map(|row| {
         Some(Suggestion {
             username: row.username?,
@@ -299,7 +300,6 @@ pub async fn suggestions(
         })
     });
     Ok(rows
-        .into_iter()
         .map(|row| UserSummary {
             avatar_url: avatar_url(&row.email, LIST_AVATAR_SIZE),
             username: row.username,
