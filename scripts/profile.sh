@@ -3,6 +3,9 @@
 # `perf` samples every process on the machine (the server, PostgreSQL, wrk), then draws a flame
 # graph with `inferno`. Run after `make bench` (it uses the microblog_bench data set).
 #   scripts/profile.sh [PATH] [SECONDS] [OUT.svg]   (defaults: / 10 benchmarks/flame-home.svg)
+# PROFILE_WRK_SCRIPT=F loads with a wrk Lua script instead, such as the follow/unfollow load
+# `make bench` leaves in target/bench/follow.lua (its requests carry their own cookies and
+# Origin, so run it with PROFILE_PORT=3200, the bench's port).
 # Prints requests/s and the CPU per request of the server and of PostgreSQL, and the hottest
 # functions of each. Installs perf (Debian's linux-perf) and inferno (crates.io) if missing.
 set -euo pipefail
@@ -30,7 +33,9 @@ cookie=$(curl -fsS -o /dev/null -D - -H "Origin: http://$ADDR" -H 'Accept: appli
   --data "username=${PROFILE_READER:-bench10}&password=microblog" "http://$ADDR/api/login" |
   tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(microblog_session=[^;]*\).*/\1/p' | tail -n 1)
 # Warm up (plans, pools, caches), then sample while loading.
-wrk -t2 -c64 -d3s -H "Cookie: $cookie" "http://$ADDR$PAGE" >/dev/null
+load_script=()
+[ -n "${PROFILE_WRK_SCRIPT:-}" ] && load_script=(-s "$PROFILE_WRK_SCRIPT")
+wrk -t2 -c64 -d3s "${load_script[@]}" -H "Cookie: $cookie" "http://$ADDR$PAGE" >/dev/null
 ticks_of() { for pid in "$@"; do awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'; }
 postgres_ticks() {
   local postmaster children
@@ -42,7 +47,7 @@ server_before=$(ticks_of "$server_pid")
 postgres_before=$(postgres_ticks)
 perf record -F 499 -a -g --call-graph dwarf,16384 -o "$OUT/perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &
 perf_pid=$!
-wrk -t2 -c64 -d"${DURATION}s" -H "Cookie: $cookie" "http://$ADDR$PAGE" > "$OUT/wrk.txt"
+wrk -t2 -c64 -d"${DURATION}s" "${load_script[@]}" -H "Cookie: $cookie" "http://$ADDR$PAGE" > "$OUT/wrk.txt"
 wait "$perf_pid"
 requests=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
 hz=$(getconf CLK_TCK)
