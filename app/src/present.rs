@@ -2,6 +2,7 @@
 
 use crate::model::{Cursor, Page, PageRequest, Timestamp};
 use md5::{Digest, Md5};
+use std::fmt::Write as _;
 use time::macros::{datetime, format_description};
 use time::{Duration, OffsetDateTime, UtcOffset};
 
@@ -17,8 +18,7 @@ pub fn avatar_url(email: &str, size: u32) -> String {
         url.push(char::from(HEX[usize::from(byte >> 4)]));
         url.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
-    url.push_str("?d=identicon&s=");
-    url.push_str(&size.to_string());
+    let _ = write!(url, "?d=identicon&s={size}");
     url
 }
 

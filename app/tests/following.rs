@@ -562,3 +562,36 @@ async fn a_kept_ranking_never_shows_someone_already_followed(pool: PgPool) {
     let first_without_mary: Vec<String> = first.into_iter().filter(|n| n != "mary").collect();
     assert_eq!(second, first_without_mary);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_kept_ranking_of_people_all_followed_by_now_leaves_the_box_empty_without_ranking_again(
+    pool: PgPool,
+) {
+    let john = user(&pool, "john").await;
+    let susan = user(&pool, "susan").await;
+    user(&pool, "mary").await;
+    follows::follow(&pool, susan, &name("mary")).await.unwrap();
+    follows::follow(&pool, john, &name("susan")).await.unwrap();
+    assert_eq!(suggested_to(&pool, john).await, ["mary"]);
+    let ranked_at = || {
+        sqlx::query_scalar::<_, String>(
+            "SELECT computed_at::text FROM suggestions WHERE user_id = $1",
+        )
+        .bind(john.get())
+        .fetch_one(&pool)
+    };
+    let first_ranking = ranked_at().await.unwrap();
+
+    // As many follows as when it was ranked, so the ranking is kept; mary, all it holds, is
+    // followed now.
+    follows::unfollow(&pool, john, &name("susan"))
+        .await
+        .unwrap();
+    follows::follow(&pool, john, &name("mary")).await.unwrap();
+    assert!(suggested_to(&pool, john).await.is_empty());
+    assert_eq!(
+        ranked_at().await.unwrap(),
+        first_ranking,
+        "not ranked again"
+    );
+}

@@ -120,6 +120,14 @@ pub fn session_layer(pool: PgPool, secure: bool) -> SessionManagerLayer<Postgres
         .with_expiry(Expiry::OnInactivity(CookieDuration::days(30)))
 }
 
+/// What every request's server functions and render find in their context: pages, server
+/// functions and the fallback page alike, so none of them misses a piece.
+fn provide_request_context(state: &AppState) {
+    provide_context(state.clone());
+    app::respond::provide_page_redirect();
+    app::api::provide_request_memo();
+}
+
 /// The whole application as a `Router`, so tests can drive it without a socket.
 pub fn router(
     state: AppState,
@@ -130,11 +138,7 @@ pub fn router(
     telemetry::install();
     let routes = generate_route_list(App);
     let context_state = state.clone();
-    let provide_state = move || {
-        provide_context(context_state.clone());
-        app::respond::provide_page_redirect();
-        app::api::provide_request_memo();
-    };
+    let provide_state = move || provide_request_context(&context_state);
     let fallback_state = state.clone();
     let sessions = session_layer(state.pool.clone(), secure_cookies);
     let pages = Router::new()
@@ -148,12 +152,7 @@ pub fn router(
             AppState,
             _,
         >(
-            move || {
-                provide_context(fallback_state.clone());
-                app::respond::provide_page_redirect();
-                app::api::provide_request_memo();
-            },
-            shell,
+            move || provide_request_context(&fallback_state), shell
         ))
         // Layers run bottom-up for a request: the cheapest refusals come first, and nothing
         // reaches the session store (a database read) before them.

@@ -117,13 +117,17 @@ impl Registry {
             };
             if following {
                 subscriber.follows.insert(followed);
-                self.by_author.entry(followed).or_default().insert(stream);
+                add_to(&mut self.by_author, followed, stream);
             } else {
                 subscriber.follows.remove(&followed);
                 remove_from(&mut self.by_author, followed, stream);
             }
         }
     }
+}
+
+fn add_to(index: &mut HashMap<UserId, HashSet<u64>>, key: UserId, stream: u64) {
+    index.entry(key).or_default().insert(stream);
 }
 
 fn remove_from(index: &mut HashMap<UserId, HashSet<u64>>, key: UserId, stream: u64) {
@@ -219,9 +223,9 @@ impl Hub {
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         let overflowed = Arc::new(AtomicBool::new(false));
         for &author in &follows {
-            registry.by_author.entry(author).or_default().insert(id);
+            add_to(&mut registry.by_author, author, id);
         }
-        registry.by_reader.entry(reader).or_default().insert(id);
+        add_to(&mut registry.by_reader, reader, id);
         registry.streams.insert(
             id,
             Subscriber {
@@ -252,7 +256,7 @@ impl Hub {
             remove_from(&mut registry.by_author, author, id);
         }
         for &author in &follows {
-            registry.by_author.entry(author).or_default().insert(id);
+            add_to(&mut registry.by_author, author, id);
         }
         subscriber.follows = follows;
     }

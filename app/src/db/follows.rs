@@ -194,13 +194,6 @@ pub async fn list(
     ))
 }
 
-struct Suggestion {
-    username: String,
-    email: String,
-    about_me: Option<String>,
-    follows_viewer: bool,
-}
-
 /// A row of `kept_or_given_suggestions`: `ranked` says whether there was a ranking to read;
 /// the person's columns are empty in the one row that stands for an empty pick.
 struct PickedSuggestion {
@@ -291,21 +284,16 @@ pub async fn suggestions(
         rows = kept_or_given_suggestions(pool, me, limit, Some(&ranked)).await?;
     }
     // The one row of an empty pick has no person.
-    let rows = rows.into_iter().filter_map(|row| {
-        Some(Suggestion {
-            username: row.username?,
-            email: row.email?,
-            about_me: row.about_me,
-            follows_viewer: row.follows_viewer?,
-        })
-    });
     Ok(rows
-        .map(|row| UserSummary {
-            avatar_url: avatar_url(&row.email, LIST_AVATAR_SIZE),
-            username: row.username,
-            about_me: row.about_me,
-            followed_by_me: Some(false),
-            follows_me: row.follows_viewer,
+        .into_iter()
+        .filter_map(|row| {
+            Some(UserSummary {
+                avatar_url: avatar_url(&row.email?, LIST_AVATAR_SIZE),
+                username: row.username?,
+                about_me: row.about_me,
+                followed_by_me: Some(false),
+                follows_me: row.follows_viewer?,
+            })
         })
         .collect())
 }
