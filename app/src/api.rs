@@ -41,9 +41,17 @@ pub struct RequestMemo {
     signed_in: Arc<OnceLock<(UserId, Option<SignedIn>)>>,
 }
 
-/// Gives each HTTP request its own memo; call from the context of every request.
+/// Gives each HTTP request its own memo; call from the context of every request. It starts
+/// with the signed-in user when the server read them before rendering (the page cache does)
+/// and left them in the request's extensions.
 pub fn provide_request_memo() {
-    leptos::prelude::provide_context(RequestMemo::default());
+    let memo = RequestMemo::default();
+    if let Some(signed_in) = leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<SignedIn>().cloned())
+    {
+        let _ = memo.signed_in.set((signed_in.user.id, Some(signed_in)));
+    }
+    leptos::prelude::provide_context(memo);
 }
 
 impl Request {
@@ -94,6 +102,11 @@ impl Request {
         let signed_in = crate::db::users::current_user(&self.pool, id).await?;
         let _ = self.memo.signed_in.set((id, signed_in.clone()));
         Ok(signed_in)
+    }
+
+    /// Whether every read so far went to the primary.
+    pub fn reads_went_to_primary(&self) -> bool {
+        self.replica_used.get().is_none()
     }
 
     /// How many people `me` follows, if this request has already read their account.

@@ -35,6 +35,28 @@ pub fn timestamp(at: OffsetDateTime, now: OffsetDateTime) -> Timestamp {
     }
 }
 
+/// The earliest moment `timestamp(at, _).relative` may read differently than it does at `now`:
+/// the next whole unit of the age in the unit the text counts in, or the age at which it starts
+/// counting in the next unit, whichever comes first. Used for how long a rendered page may be
+/// served again (server/src/page_cache.rs).
+pub fn relative_time_unchanged_until(at: OffsetDateTime, now: OffsetDateTime) -> OffsetDateTime {
+    /// timeago's units, in seconds: a month is its 2,628,003 s and a year twelve of them.
+    const UNITS: [i128; 7] = [1, 60, 3_600, 86_400, 604_800, 2_628_003, 31_536_036];
+    const NANOS: i128 = 1_000_000_000;
+    let age = (now - at).max(Duration::ZERO).whole_nanoseconds();
+    let counted_in = UNITS
+        .iter()
+        .rposition(|unit| age >= unit * NANOS)
+        .unwrap_or(0);
+    let unit = UNITS[counted_in] * NANOS;
+    let mut changes_at = (age / unit + 1) * unit;
+    if let Some(next_unit) = UNITS.get(counted_in + 1) {
+        changes_at = changes_at.min(next_unit * NANOS);
+    }
+    let wait = i64::try_from(changes_at - age).unwrap_or(i64::MAX);
+    now + Duration::nanoseconds(wait)
+}
+
 pub fn cursor_of(at: OffsetDateTime, id: i64) -> Cursor {
     Cursor {
         micros: i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX),
@@ -110,6 +132,37 @@ pub fn into_page<Row, Item>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relative_time_is_unchanged_until_its_text_would_change() {
+        let now = datetime!(2026-12-01 12:00:00 UTC);
+        let text_at = |moment: OffsetDateTime, at| timestamp(at, moment).relative;
+        for age in [
+            Duration::milliseconds(300),
+            Duration::seconds(59),
+            Duration::seconds(61),
+            Duration::minutes(59) + Duration::seconds(30),
+            Duration::hours(5) + Duration::minutes(7),
+            Duration::days(6) + Duration::hours(23),
+            Duration::days(29) + Duration::hours(5),
+            Duration::days(400),
+        ] {
+            let at = now - age;
+            let until = relative_time_unchanged_until(at, now);
+            assert!(until > now, "{age}: some time is left");
+            let just_before = until - Duration::milliseconds(1);
+            assert_eq!(
+                text_at(just_before, at),
+                text_at(now, at),
+                "{age}: same text until then"
+            );
+            assert_ne!(
+                text_at(until + Duration::milliseconds(1), at),
+                text_at(now, at),
+                "{age}: it changes right after"
+            );
+        }
+    }
 
     #[test]
     fn avatar_is_the_identicon_of_the_normalised_email() {

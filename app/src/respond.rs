@@ -123,3 +123,34 @@ pub fn send_content_security_policy(options: &LeptosOptions) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
 }
+
+/// Headers a page's render sends the page cache (server/src/page_cache.rs), which removes them
+/// from every response: a page declares itself fit to be served again, and until when.
+pub const CACHEABLE_UNTIL_HEADER: &str = "x-microblog-cacheable-until";
+/// Sent by any part of a page that showed less than it should (a box left out after an
+/// error): that page is not kept, whatever else says.
+pub const NOT_CACHEABLE_HEADER: &str = "x-microblog-not-cacheable";
+
+/// Declares the page being rendered fit to be served again until `until`, once what it shows
+/// is checked to be unchanged (see the page cache); its relative times must not change before.
+pub fn page_cacheable_until(until: time::OffsetDateTime) {
+    let millis = until.unix_timestamp_nanos() / 1_000_000;
+    if let Some(response) = use_context::<ResponseOptions>()
+        && let Ok(value) = HeaderValue::from_str(&millis.to_string())
+    {
+        response.insert_header(
+            header::HeaderName::from_static(CACHEABLE_UNTIL_HEADER),
+            value,
+        );
+    }
+}
+
+/// Keeps the page being rendered from being served again.
+pub fn page_not_cacheable() {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.insert_header(
+            header::HeaderName::from_static(NOT_CACHEABLE_HEADER),
+            HeaderValue::from_static("1"),
+        );
+    }
+}

@@ -23,6 +23,8 @@ pub struct Config {
     /// A replica further behind the primary than this serves no reads until it catches up.
     pub replica_max_lag: Duration,
     pub live: LiveLimits,
+    /// How many readers' home pages each process keeps (`page_cache`); 0 keeps none.
+    pub page_cache_entries: usize,
 }
 
 /// Bounds on what one request may cost.
@@ -120,6 +122,10 @@ impl Config {
                     live_defaults.per_process,
                 )?,
             },
+            page_cache_entries: setting(
+                "MICROBLOG_PAGE_CACHE_ENTRIES",
+                crate::page_cache::DEFAULT_ENTRIES,
+            )?,
             replica_urls,
             replica_max_lag: seconds("MICROBLOG_REPLICA_MAX_LAG_SECS", Duration::from_secs(5))?,
             database_url,

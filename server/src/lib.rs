@@ -6,6 +6,7 @@ pub mod config;
 pub mod csrf;
 pub mod guard;
 pub mod live;
+pub mod page_cache;
 pub mod serve;
 pub mod telemetry;
 
@@ -134,6 +135,7 @@ pub fn router(
     secure_cookies: bool,
     limits: RequestLimits,
     live: Arc<live::Hub>,
+    home_pages: Arc<page_cache::PageCache>,
 ) -> Router {
     telemetry::install();
     let routes = generate_route_list(App);
@@ -141,6 +143,10 @@ pub fn router(
     let provide_state = move || provide_request_context(&context_state);
     let fallback_state = state.clone();
     let sessions = session_layer(state.pool.clone(), secure_cookies);
+    let home_pages = page_cache::PageCacheState {
+        cache: home_pages,
+        pool: state.pool.clone(),
+    };
     let pages = Router::new()
         .route("/healthz", get(healthz))
         .route("/live/home", get(live::home_stream).layer(Extension(live)))
@@ -155,7 +161,12 @@ pub fn router(
             move || provide_request_context(&fallback_state), shell
         ))
         // Layers run bottom-up for a request: the cheapest refusals come first, and nothing
-        // reaches the session store (a database read) before them.
+        // reaches the session store (a database read) before them. The page cache needs the
+        // session.
+        .layer(axum::middleware::from_fn_with_state(
+            home_pages,
+            page_cache::serve,
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(guard::refuse_unknown_encodings))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site_writes))

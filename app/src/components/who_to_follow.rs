@@ -17,6 +17,7 @@ pub async fn who_to_follow() -> Result<Vec<UserSummary>, AppError> {
             // database, say) leaves the box out and the page a 200.
             Err(error) if error.status_code() >= 500 => {
                 tracing::warn!(%error, "who to follow left out");
+                crate::respond::page_not_cacheable();
                 Ok(Vec::new())
             }
             result => result,

@@ -77,6 +77,74 @@ pub async fn current_user(pool: &PgPool, id: UserId) -> Result<Option<SignedIn>,
     }))
 }
 
+/// What the page cache (server/src/page_cache.rs) checks a reader's cached home page against,
+/// read together with the signed-in user (refreshing `last_seen` as `current_user` does), so a
+/// view served from the cache costs one statement after the session's.
+#[derive(Debug, Clone)]
+pub struct HomeStamp {
+    pub signed_in: SignedIn,
+    /// Moves with every follow or unfollow by or of the reader and every edit of their profile.
+    pub home_version: i64,
+    /// How many profile edits anyone has made: another person's new name or avatar may be on
+    /// the page.
+    pub profile_edits: i64,
+    /// The newest post id: a page rendered after this read shows every post up to it.
+    pub newest_post: i64,
+    /// Whether the reader, or anyone they follow, has posted after `since`.
+    pub posted_since: bool,
+}
+
+/// The reader's `HomeStamp`; `since` is the newest post id a cached page is known to show.
+///
+/// The posts after `since` are walked in id order and each author checked with a probe of
+/// `followers_pkey`: `since` moves up after every check that finds nothing (see the page
+/// cache), so the walk covers only the posts made since the reader's last view.
+pub async fn home_stamp(
+    pool: &PgPool,
+    id: UserId,
+    since: Option<i64>,
+) -> Result<Option<HomeStamp>, AppError> {
+    let row = sqlx::query!(
+        r#"
+        WITH touched AS (
+            UPDATE users SET last_seen = now()
+            WHERE id = $1 AND last_seen < now() - interval '1 minute'
+        )
+        SELECT u.id AS "id: UserId", u.username, u.following_count, u.home_version,
+               (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM profile_edits)
+                   AS "profile_edits!",
+               (SELECT coalesce(max(id), 0) FROM posts) AS "newest_post!",
+               -- `ORDER BY id LIMIT 1` keeps this a forward walk of the primary key from
+               -- `since`, whatever the plan's guess of how many posts lie past it.
+               (SELECT p.id FROM posts p
+                WHERE p.id > $2
+                  AND (p.author_id = $1
+                       OR EXISTS (SELECT 1 FROM followers f
+                                  WHERE f.follower_id = $1 AND f.followed_id = p.author_id
+                                  OFFSET 0))
+                ORDER BY p.id LIMIT 1) IS NOT NULL AS "posted_since!"
+        FROM users u WHERE u.id = $1
+        "#,
+        id.get(),
+        since.unwrap_or(i64::MAX),
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| HomeStamp {
+        signed_in: SignedIn {
+            user: CurrentUser {
+                id: row.id,
+                username: row.username,
+            },
+            following_count: row.following_count,
+        },
+        home_version: row.home_version,
+        profile_edits: row.profile_edits,
+        newest_post: row.newest_post,
+        posted_since: row.posted_since,
+    }))
+}
+
 /// The signed-in person, with how many people they follow: the home feed's query depends on
 /// it, and a page that reads the person anyway spares the feed a statement.
 #[derive(Debug, Clone)]

@@ -22,9 +22,34 @@ pub async fn home_feed(
         let me = request.me().await?;
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
         let following = request.known_following_count(me);
-        db::posts::followed_posts(&request.reads().await?, me, following, page, PAGE_SIZE).await
+        let posts =
+            db::posts::followed_posts(&request.reads().await?, me, following, page, PAGE_SIZE)
+                .await?;
+        // A replica may not have every post the page cache's check counts as shown.
+        if page == PageRequest::First && request.reads_went_to_primary() {
+            crate::respond::page_cacheable_until(unchanged_until(&posts));
+        }
+        Ok(posts)
     })
     .await
+}
+
+/// Until when the page's relative times ("5 minutes ago") all read as they do now, and at
+/// most a minute: what the page cache cannot check (another person's follower count on a
+/// card) is then never older than that.
+#[cfg(feature = "ssr")]
+fn unchanged_until(posts: &Page<PostView>) -> time::OffsetDateTime {
+    use crate::present::relative_time_unchanged_until;
+    use time::{Duration, OffsetDateTime};
+    let now = OffsetDateTime::now_utc();
+    posts
+        .items
+        .iter()
+        .filter_map(|post| {
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(post.cursor.micros) * 1_000).ok()
+        })
+        .map(|at| relative_time_unchanged_until(at, now))
+        .fold(now + Duration::MINUTE, std::cmp::min)
 }
 
 /// Publishes a post and answers with the message to show, with or without JavaScript.

@@ -6,3 +6,4 @@ mod bad_input;
 mod common;
 mod hardening;
 mod live;
+mod page_cache;

@@ -1,0 +1,255 @@
+//! The kept home page (server/src/page_cache.rs) through the real router: it is served again
+//! only while nothing on it has changed, whichever server process the change went through.
+//! Two routers on one database are two server processes, each with its own cache.
+
+use axum::http::StatusCode;
+use sqlx::PgPool;
+
+use crate::common::*;
+
+/// Posts made a while ago, so a page showing them stays unchanged for its whole minute and a
+/// slow machine cannot turn a kept page into a rendered one.
+async fn age_all_posts(pool: &PgPool) {
+    sqlx::query("UPDATE posts SET created_at = created_at - interval '2 hours'")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// The home page as `visitor` gets it, and whether it was kept or rendered.
+async fn home(visitor: &Visitor) -> (String, String) {
+    let reply = visitor.page("/").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let outcome = reply
+        .headers
+        .get(server::page_cache::OUTCOME_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("none")
+        .to_owned();
+    (outcome, reply.body)
+}
+
+/// john follows susan, who has posted; john has seen his home page once on `process`, which
+/// now keeps it.
+async fn john_following_susan(pool: &PgPool, process: &axum::Router) -> (Visitor, Visitor) {
+    let susan = Visitor::registered(process, "susan").await;
+    susan.post("susan+first").await;
+    let john = Visitor::registered(process, "john").await;
+    john.follow("susan").await;
+    age_all_posts(pool).await;
+    let (outcome, page) = home(&john).await;
+    assert_eq!(outcome, "rendered");
+    assert!(page.contains("susan first"), "{page}");
+    assert_eq!(
+        home(&john).await.0,
+        "hit",
+        "an unchanged page is served again"
+    );
+    (john, susan)
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_kept_page_gets_a_fresh_nonce_and_its_policy_names_it(pool: PgPool) {
+    let router = migrated_app(&pool).await;
+    let (john, _) = john_following_susan(&pool, &router).await;
+    let mut nonces = Vec::new();
+    for _ in 0..2 {
+        let reply = john.page("/").await;
+        assert_eq!(
+            reply.headers[server::page_cache::OUTCOME_HEADER],
+            "hit",
+            "{}",
+            reply.body
+        );
+        let policy = reply.headers["content-security-policy"].to_str().unwrap();
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .expect("the policy has a nonce")
+            .to_owned();
+        assert!(
+            reply.body.contains(&format!("nonce=\"{nonce}\"")),
+            "the page's scripts carry the policy's nonce"
+        );
+        assert!(!reply.headers.contains_key("x-microblog-cacheable-until"));
+        nonces.push(nonce);
+    }
+    assert_ne!(nonces[0], nonces[1], "each response has its own nonce");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_post_through_another_process_shows_at_once(pool: PgPool) {
+    let first = migrated_app(&pool).await;
+    let second = app(&pool);
+    let (john, susan) = john_following_susan(&pool, &first).await;
+
+    assert_eq!(
+        susan.on(&second).post("susan+second").await.status,
+        StatusCode::OK
+    );
+    let (outcome, page) = home(&john).await;
+    assert_eq!(outcome, "rendered");
+    assert!(page.contains("susan second"), "{page}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_post_by_someone_not_followed_keeps_the_page(pool: PgPool) {
+    let router = migrated_app(&pool).await;
+    let (john, _) = john_following_susan(&pool, &router).await;
+    let mary = Visitor::registered(&router, "mary").await;
+    mary.post("mary+says+hi").await;
+
+    let (outcome, page) = home(&john).await;
+    assert_eq!(outcome, "hit", "mary's post is not on john's page");
+    assert!(!page.contains("mary says hi"));
+    // Nor is it after the page is rendered again: the check found the right thing.
+    john.post("john+says+hi").await;
+    let (outcome, page) = home(&john).await;
+    assert_eq!(outcome, "rendered", "john's own post is on his page");
+    assert!(page.contains("john says hi") && !page.contains("mary says hi"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn following_on_one_process_then_going_home_on_another(pool: PgPool) {
+    let first = migrated_app(&pool).await;
+    let second = app(&pool);
+    let (john, _) = john_following_susan(&pool, &first).await;
+    let mary = Visitor::registered(&first, "mary").await;
+    mary.post("mary+says+hi").await;
+    age_all_posts(&pool).await;
+    assert_eq!(home(&john).await.0, "hit");
+
+    assert_eq!(john.on(&second).follow("mary").await.status, StatusCode::OK);
+    let (outcome, page) = home(&john).await;
+    assert_eq!(outcome, "rendered");
+    assert!(page.contains("mary says hi"), "{page}");
+
+    assert_eq!(
+        john.on(&second).unfollow("susan").await.status,
+        StatusCode::OK
+    );
+    let (outcome, page) = home(&john).await;
+    assert_eq!(outcome, "rendered");
+    assert!(!page.contains("susan first"), "{page}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn being_followed_changes_the_page(pool: PgPool) {
+    let first = migrated_app(&pool).await;
+    let second = app(&pool);
+    let (john, susan) = john_following_susan(&pool, &first).await;
+
+    // Who to follow says "Follows you"; the reader's page must not miss it.
+    susan.on(&second).follow("john").await;
+    assert_eq!(home(&john).await.0, "rendered");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_new_name_through_another_process_shows_at_once(pool: PgPool) {
+    let first = migrated_app(&pool).await;
+    let second = app(&pool);
+    let (john, susan) = john_following_susan(&pool, &first).await;
+
+    let renamed = call(
+        &second,
+        "/api/edit_profile",
+        "username=susanna&about_me=",
+        susan.cookie.as_deref(),
+    )
+    .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    let (outcome, page) = home(&john).await;
+    assert_eq!(outcome, "rendered");
+    assert!(page.contains("susanna"), "{page}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn signing_out_on_another_process_ends_the_kept_page(pool: PgPool) {
+    let first = migrated_app(&pool).await;
+    let second = app(&pool);
+    let (john, _) = john_following_susan(&pool, &first).await;
+
+    assert_eq!(john.on(&second).logout().await.status, StatusCode::OK);
+    let reply = john.page("/").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.headers["location"], "/login?next=/");
+    assert!(!reply.body.contains("susan first"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn each_reader_gets_only_their_own_page(pool: PgPool) {
+    let router = migrated_app(&pool).await;
+    let (john, _) = john_following_susan(&pool, &router).await;
+    let mary = Visitor::registered(&router, "mary").await;
+
+    let (outcome, page) = home(&mary).await;
+    assert_eq!(outcome, "rendered");
+    assert!(greeting(&page).contains("mary") && !page.contains("susan first"));
+    assert!(greeting(&home(&john).await.1).contains("john"));
+}
+
+/// The page's heading, "Hi, john!", in whatever markup Leptos puts around the name.
+fn greeting(page: &str) -> &str {
+    let start = page.find("<h1>").expect("a heading");
+    let end = start + page[start..].find("</h1>").expect("a closed heading");
+    &page[start..end]
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_one_time_message_is_shown_once_and_never_kept(pool: PgPool) {
+    let router = migrated_app(&pool).await;
+    let (john, _) = john_following_susan(&pool, &router).await;
+
+    // Without JavaScript: the post is answered with a redirect home and a one-time message.
+    let posted = send(
+        &router,
+        plain_form_post(
+            "/api/create_post",
+            "/",
+            john.cookie.as_deref(),
+            "body=hello",
+        ),
+    )
+    .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    let flash = posted
+        .cookie("microblog_flash")
+        .expect("a one-time message");
+    let cookies = format!("{}; {flash}", john.cookie.as_deref().unwrap());
+    let shown = get_page(&router, "/", Some(&cookies)).await;
+    assert!(
+        shown.body.contains("Your post is now live!"),
+        "{}",
+        shown.body
+    );
+    assert!(
+        !shown
+            .headers
+            .contains_key(server::page_cache::OUTCOME_HEADER)
+    );
+
+    let (_, page) = home(&john).await;
+    assert!(!page.contains("Your post is now live!"), "{page}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn older_pages_and_signed_out_visitors_are_not_kept(pool: PgPool) {
+    let router = migrated_app(&pool).await;
+    let (john, _) = john_following_susan(&pool, &router).await;
+
+    let older = john.page("/?before=1764400000000000_1").await;
+    assert_eq!(older.status, StatusCode::OK);
+    assert!(
+        !older
+            .headers
+            .contains_key(server::page_cache::OUTCOME_HEADER)
+    );
+    let visitor = Visitor::signed_out(&router).page("/").await;
+    assert_eq!(visitor.status, StatusCode::SEE_OTHER);
+    assert!(
+        !visitor
+            .headers
+            .contains_key(server::page_cache::OUTCOME_HEADER)
+    );
+}
