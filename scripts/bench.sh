@@ -113,26 +113,37 @@ standby_dir=$primary_dir-standby
 postgres_ticks() { cluster_ticks "$primary_dir"; }
 TICKS_PER_SECOND=$(getconf CLK_TCK)
 
-load() { # slug label url
+# How many signed-in home pages the server has served again from its cache, and rendered.
+page_cache_count() { curl -fsS "http://$ADDR/metrics" | awk -v key="microblog_page_cache_total{outcome=\"$1\"}" '$1 == key {print $2; found = 1} END {if (!found) print 0}'; }
+pages_rendered() { echo $(($(page_cache_count miss) + $(page_cache_count changed))); }
+
+load() { # slug label url [wrk Lua script: several readers]
   local label=$2 url=$3 result=$OUT/wrk-$1.txt
-  local server_before postgres_before
+  local server_before postgres_before kept_before rendered_before
+  local how=(-H "Cookie: $reader_cookie")
+  [ -n "${4:-}" ] && how=(-s "$4")
   server_before=$(server_ticks)
   postgres_before=$(postgres_ticks)
-  wrk -t2 -c64 -d"${SECONDS_PER_LOAD}s" --latency -H "Cookie: $reader_cookie" "$url" > "$result"
+  kept_before=$(page_cache_count hit)
+  rendered_before=$(pages_rendered)
+  wrk -t2 -c64 -d"${SECONDS_PER_LOAD}s" --latency "${how[@]}" "$url" > "$result"
   local server_used=$(($(server_ticks) - server_before)) postgres_used=$(($(postgres_ticks) - postgres_before))
+  local kept=$(($(page_cache_count hit) - kept_before)) rendered=$(($(pages_rendered) - rendered_before))
+  local kept_share="–"
+  [ $((kept + rendered)) -gt 0 ] && kept_share="$((100 * kept / (kept + rendered))) %"
   local rps p50 p99 errors requests
   rps=$(wrk_stat "$result" rps)
   p50=$(wrk_stat "$result" p50)
   p99=$(wrk_stat "$result" p99)
   errors=$(wrk_stat "$result" non2xx)
   requests=$(wrk_stat "$result" requests)
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p50" "$p99" "${errors:-0}" \
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p50" "$p99" "${errors:-0}" "$kept_share" \
     "$(awk -v t="$server_used" -v n="$requests" -v hz="$TICKS_PER_SECOND" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')" \
     "$(awk -v t="$postgres_used" -v n="$requests" -v hz="$TICKS_PER_SECOND" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')"
 }
 {
-  echo "| page | requests/s | p50 | p99 | non-2xx | server CPU ms/request | PostgreSQL CPU ms/request |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| page | requests/s | p50 | p99 | non-2xx | home pages served again | server CPU ms/request | PostgreSQL CPU ms/request |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   load home "home feed \`/\`" "http://$ADDR/"
   load profile "profile \`/user/bench1\`" "http://$ADDR/user/bench1"
   load explore "explore \`/explore\`" "http://$ADDR/explore"
@@ -171,6 +182,16 @@ form = function(path, cookie, body)
 end
 LUA
 } > "$OUT/signed-in.lua"
+# The home page again, each request as one of the 64 readers: each reader's first view is
+# rendered, and the rest served again while nothing on the page changes.
+{
+  cat "$OUT/signed-in.lua"
+  cat <<'LUA'
+init = function() math.randomseed(id * 17 + 5) end
+request = function() return wrk.format("GET", "/", {["Cookie"] = cookies[math.random(#cookies)]}) end
+LUA
+} > "$OUT/home-readers.lua"
+load home-readers "home feed \`/\`, 64 readers" "http://$ADDR/" "$OUT/home-readers.lua" | tee -a "$OUT/http.md"
 {
   cat "$OUT/signed-in.lua"
   cat <<'LUA'
@@ -211,6 +232,8 @@ echo ">> Soak: mixed reads, follows and posts for ${SOAK_SECONDS}s"
 # and the server's memory where it was.
 posts_before=$(psql "$DB" -tAc "SELECT count(*) FROM posts")
 rss_before_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
+soak_kept_before=$(page_cache_count hit)
+soak_rendered_before=$(pages_rendered)
 {
   cat "$OUT/signed-in.lua"
   cat <<'LUA'
@@ -248,6 +271,9 @@ posts_added=$(($(psql "$DB" -tAc "SELECT count(*) FROM posts") - posts_before))
 # most one, so between sent - 64 and sent must be stored.
 posts_sent=$(awk '/^posts sent:/ {print $3}' "$OUT/wrk-soak.txt")
 soak_wrong_counters=$(users_with_wrong_counters)
+soak_kept=$(($(page_cache_count hit) - soak_kept_before))
+soak_rendered=$(($(pages_rendered) - soak_rendered_before))
+echo "soak: home pages served again $soak_kept, rendered $soak_rendered"
 echo "soak: $soak_requests requests, $soak_rps req/s, p99 $soak_p99, non-2xx ${soak_errors:-0}, $posts_sent posts sent, $posts_added stored, wrong counters $soak_wrong_counters, RSS $((rss_before_kb / 1024)) -> $((rss_after_kb / 1024)) MiB"
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
 kill "$server_pid"
@@ -431,6 +457,9 @@ size_row() {
   echo "| requests | requests/s | p99 | non-2xx | socket errors | posts sent / stored | wrong counters | RSS before → after |"
   echo "| ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"
   echo "| $soak_requests | $soak_rps | $soak_p99 | ${soak_errors:-0} | ${soak_socket_errors:-none} | $posts_sent / $posts_added | $soak_wrong_counters | $((rss_before_kb / 1024)) → $((rss_after_kb / 1024)) MiB |"
+  echo
+  echo "Home pages during the soak: $soak_kept served again, $soak_rendered rendered (each of the 64"
+  echo "users follows or unfollows about once in every four requests, which changes their page)."
   echo
   echo "## 6. Reads on a hot standby"
   echo

@@ -11,7 +11,7 @@
 //! - nobody has edited a profile (a name or avatar may be on the page);
 //! - neither the reader nor anyone they follow has posted since the page was rendered;
 //! - its relative times ("5 minutes ago") still read the same, and it is under a minute old,
-//!   which bounds what is not checked: other people's counts and about-me on the page.
+//!   which bounds what is not checked: a Who to follow ranking past its own lifetime.
 //!
 //! The check is made in the database on every view, so a change made through any server
 //! process, or by hand, is seen at once; no process has to be told. The session is loaded from

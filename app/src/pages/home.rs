@@ -35,8 +35,8 @@ pub async fn home_feed(
 }
 
 /// Until when the page's relative times ("5 minutes ago") all read as they do now, and at
-/// most a minute: what the page cache cannot check (another person's follower count on a
-/// card) is then never older than that.
+/// most a minute: what the page cache does not check (a Who to follow ranking past its
+/// lifetime) is then never older than that.
 #[cfg(feature = "ssr")]
 fn unchanged_until(posts: &Page<PostView>) -> time::OffsetDateTime {
     use crate::present::relative_time_unchanged_until;
