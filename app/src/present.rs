@@ -38,7 +38,8 @@ pub fn timestamp(at: OffsetDateTime, now: OffsetDateTime) -> Timestamp {
 /// The earliest moment `timestamp(at, _).relative` may read differently than it does at `now`:
 /// the next whole unit of the age in the unit the text counts in, or the age at which it starts
 /// counting in the next unit, whichever comes first. Used for how long a rendered page may be
-/// served again (server/src/page_cache.rs).
+/// served again (server/src/page_cache.rs). Given a `now` earlier than the text's own, it
+/// answers earlier too, never later.
 pub fn relative_time_unchanged_until(at: OffsetDateTime, now: OffsetDateTime) -> OffsetDateTime {
     /// timeago's units, in seconds: a month is its 2,628,003 s and a year twelve of them.
     const UNITS: [i128; 7] = [1, 60, 3_600, 86_400, 604_800, 2_628_003, 31_536_036];

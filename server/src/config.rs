@@ -23,8 +23,9 @@ pub struct Config {
     /// A replica further behind the primary than this serves no reads until it catches up.
     pub replica_max_lag: Duration,
     pub live: LiveLimits,
-    /// How many readers' home pages each process keeps (`page_cache`); 0 keeps none.
-    pub page_cache_entries: usize,
+    /// How many megabytes of readers' home pages each process keeps (`page_cache`); 0 keeps
+    /// none.
+    pub page_cache_megabytes: usize,
 }
 
 /// Bounds on what one request may cost.
@@ -122,9 +123,9 @@ impl Config {
                     live_defaults.per_process,
                 )?,
             },
-            page_cache_entries: setting(
-                "MICROBLOG_PAGE_CACHE_ENTRIES",
-                crate::page_cache::DEFAULT_ENTRIES,
+            page_cache_megabytes: setting(
+                "MICROBLOG_PAGE_CACHE_MB",
+                crate::page_cache::DEFAULT_MEGABYTES,
             )?,
             replica_urls,
             replica_max_lag: seconds("MICROBLOG_REPLICA_MAX_LAG_SECS", Duration::from_secs(5))?,

@@ -123,7 +123,7 @@ async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
     );
     tracing::info!("Microblog is serving on http://{address}");
     let live = server::live::Hub::start(state.pool.clone(), config.live);
-    let page_cache = server::page_cache::PageCache::new(config.page_cache_entries);
+    let page_cache = server::page_cache::PageCache::new(config.page_cache_megabytes);
     let router = server::router(
         state,
         config.secure_cookies,

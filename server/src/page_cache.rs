@@ -1,15 +1,16 @@
 //! The signed-in home page, served again while nothing on it has changed (issue #14).
 //!
-//! Rendering a home page cost about 1 ms of server CPU and its four statements about 0.9 ms
-//! of PostgreSQL's; a reader who reloads, or comes back to Home, mostly gets the same page.
-//! Each process keeps the last home page it rendered for each reader, and serves it again only
-//! after one statement (`db::users::home_stamp`, read with the signed-in user the page needs
-//! anyway) shows that the database still agrees with it:
+//! Rendering a home page cost about 1.2 ms of server CPU and its statements about 0.9 ms of
+//! PostgreSQL's; a reader who reloads, or comes back to Home, mostly gets the same page. Each
+//! process keeps the last home page it rendered for each reader, and serves it again only after
+//! one statement (`db::users::home_stamp`, read with the signed-in user the page needs anyway)
+//! shows that the database still agrees with it:
 //!
 //! - the reader's `home_version` is unchanged: no follow or unfollow by or of them, no edit of
-//!   their profile (a trigger moves it in the same transaction as the change);
+//!   their profile (triggers move it in the same transaction as the change);
 //! - nobody has edited a profile (a name or avatar may be on the page);
-//! - neither the reader nor anyone they follow has posted since the page was rendered;
+//! - neither the reader nor anyone they follow has a post begun since the page was known
+//!   complete (by time, not id: see `POSTS_COMMIT_WITHIN`);
 //! - its relative times ("5 minutes ago") still read the same, and it is under a minute old,
 //!   which bounds what is not checked: a Who to follow ranking past its own lifetime.
 //!
@@ -32,33 +33,39 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
+use time::OffsetDateTime;
 use tower_sessions::Session;
 
-/// A rendered home page is about 25 KB: the default keeps 25 MB at most.
-pub const DEFAULT_ENTRIES: usize = 1_000;
-/// Bigger than any home page; a body past it is served but not kept.
-const MAX_PAGE_BYTES: usize = 512 * 1024;
+/// A rendered home page is 25–40 KB: the default keeps about a thousand.
+pub const DEFAULT_MEGABYTES: usize = 32;
+/// A page bigger than this is served but not kept; no page of ours comes near it.
+const MAX_PAGE_BYTES: usize = 256 * 1024;
 /// A page with a one-time message must not be shown twice; see `app::flash`.
 const FLASH_COOKIE: &str = "microblog_flash";
 /// Says whether a signed-in home page was served again (`hit`) or rendered (`rendered`), as a
 /// CDN's `X-Cache` does: for the person's own page only, and for tests and a look in devtools.
 pub const OUTCOME_HEADER: &str = "x-page-cache";
 
-/// The home pages this process keeps, one per reader.
+/// The home pages this process keeps, one per reader, within a budget of bytes.
 pub struct PageCache {
-    capacity: usize,
-    pages: Mutex<HashMap<UserId, Arc<KeptPage>>>,
+    budget_bytes: usize,
+    pages: Mutex<Pages>,
+}
+
+#[derive(Default)]
+struct Pages {
+    by_reader: HashMap<UserId, Arc<KeptPage>>,
+    bytes: usize,
 }
 
 struct KeptPage {
     home_version: i64,
     profile_edits: i64,
-    /// The newest post id the page is known to show; it moves up with each check that finds
-    /// no newer post of the reader's, so the next check walks only the posts made since.
-    shows_posts_up_to: AtomicI64,
+    /// The page shows every post begun before this; it moves up with each check that finds no
+    /// newer post of the reader's, so the next check walks only the last seconds of posts.
+    posts_complete_before: Mutex<OffsetDateTime>,
     /// Unix milliseconds.
     until: i64,
     headers: HeaderMap,
@@ -66,6 +73,7 @@ struct KeptPage {
     body_around_nonce: Vec<String>,
     /// The Content-Security-Policy, cut the same way.
     policy_around_nonce: Vec<String>,
+    bytes: usize,
 }
 
 #[derive(Clone)]
@@ -75,43 +83,60 @@ pub struct PageCacheState {
 }
 
 impl PageCache {
-    /// A cache of `capacity` pages; 0 turns it off.
-    pub fn new(capacity: usize) -> Arc<Self> {
+    /// A cache of at most `megabytes` of pages; 0 turns it off.
+    pub fn new(megabytes: usize) -> Arc<Self> {
         Arc::new(PageCache {
-            capacity,
-            pages: Mutex::new(HashMap::new()),
+            budget_bytes: megabytes.saturating_mul(1024 * 1024),
+            pages: Mutex::default(),
         })
     }
 
+    fn pages(&self) -> std::sync::MutexGuard<'_, Pages> {
+        self.pages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn kept(&self, reader: UserId) -> Option<Arc<KeptPage>> {
-        self.pages.lock().ok()?.get(&reader).cloned()
+        self.pages().by_reader.get(&reader).cloned()
     }
 
     fn forget(&self, reader: UserId) {
-        if let Ok(mut pages) = self.pages.lock() {
-            pages.remove(&reader);
+        let mut pages = self.pages();
+        if let Some(page) = pages.by_reader.remove(&reader) {
+            pages.bytes -= page.bytes;
         }
     }
 
     fn keep(&self, reader: UserId, page: KeptPage) {
-        let Ok(mut pages) = self.pages.lock() else {
+        if page.bytes > self.budget_bytes {
             return;
-        };
-        if pages.len() >= self.capacity && !pages.contains_key(&reader) {
-            // Full: pages past their time go first, else the one with the least time left.
-            // A scan of at most `capacity` entries, on a render that took far longer.
+        }
+        let mut pages = self.pages();
+        if let Some(old) = pages.by_reader.remove(&reader) {
+            pages.bytes -= old.bytes;
+        }
+        if pages.bytes + page.bytes > self.budget_bytes {
+            // Pages past their time go first, then those with the least time left. A scan of
+            // the kept pages, on a render that took far longer.
             let now = unix_millis();
-            pages.retain(|_, kept| kept.until > now);
-            if pages.len() >= self.capacity
-                && let Some(soonest) = pages
-                    .iter()
-                    .min_by_key(|(_, kept)| kept.until)
-                    .map(|(reader, _)| *reader)
-            {
-                pages.remove(&soonest);
+            let mut by_time_left: Vec<(i64, UserId)> = pages
+                .by_reader
+                .iter()
+                .map(|(reader, kept)| (kept.until, *reader))
+                .collect();
+            by_time_left.sort_unstable_by_key(|(until, _)| *until);
+            for (until, reader) in by_time_left {
+                if until > now && pages.bytes + page.bytes <= self.budget_bytes {
+                    break;
+                }
+                if let Some(evicted) = pages.by_reader.remove(&reader) {
+                    pages.bytes -= evicted.bytes;
+                }
             }
         }
-        pages.insert(reader, Arc::new(page));
+        pages.bytes += page.bytes;
+        pages.by_reader.insert(reader, Arc::new(page));
     }
 }
 
@@ -150,7 +175,7 @@ pub async fn serve(
     next: Next,
 ) -> Response {
     let reader = match request.extensions().get::<Session>() {
-        Some(session) if state.cache.capacity > 0 && is_plain_home_view(&request) => {
+        Some(session) if state.cache.budget_bytes > 0 && is_plain_home_view(&request) => {
             // The same call pages make: it also renews an active person's session once a day.
             app::auth::signed_in_user_id(session).await.ok().flatten()
         }
@@ -159,27 +184,29 @@ pub async fn serve(
     let Some(reader) = reader else {
         return without_cache_headers(next.run(request).await);
     };
-    let kept = state.cache.kept(reader);
-    let since = kept
-        .as_ref()
-        .map(|kept| kept.shows_posts_up_to.load(Ordering::Relaxed));
+    // A page past its time is not checked: its walk of posts would start where it was left.
+    let kept = state
+        .cache
+        .kept(reader)
+        .filter(|kept| unix_millis() < kept.until);
+    let since = kept.as_ref().map(|kept| *lock(&kept.posts_complete_before));
     let stamp = match home_stamp(&state.pool, reader, since).await {
         Ok(Some(stamp)) => stamp,
         // The account is gone, or the database is away: the page says so as it always did.
         _ => return without_cache_headers(next.run(request).await),
     };
-    if let Some(kept) = kept {
-        if still_shows(&kept, &stamp) {
-            kept.shows_posts_up_to
-                .fetch_max(stamp.newest_post, Ordering::Relaxed);
+    match kept {
+        Some(kept) if still_shows(&kept, &stamp) => {
+            let mut complete_before = lock(&kept.posts_complete_before);
+            *complete_before = (*complete_before).max(stamp.posts_settled_before);
+            drop(complete_before);
             outcome("hit");
             return with_outcome(kept.response(), "hit");
         }
-        state.cache.forget(reader);
-        outcome("changed");
-    } else {
-        outcome("miss");
+        Some(_) => outcome("changed"),
+        None => outcome("miss"),
     }
+    state.cache.forget(reader);
     // The render would read the same row again: it finds it in the request's memo instead.
     request.extensions_mut().insert(stamp.signed_in.clone());
     let response = next.run(request).await;
@@ -189,12 +216,10 @@ pub async fn serve(
     )
 }
 
-fn with_outcome(mut response: Response, outcome: &'static str) -> Response {
-    response.headers_mut().insert(
-        axum::http::HeaderName::from_static(OUTCOME_HEADER),
-        HeaderValue::from_static(outcome),
-    );
-    response
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn still_shows(kept: &KeptPage, stamp: &HomeStamp) -> bool {
@@ -208,6 +233,14 @@ fn without_cache_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.remove(CACHEABLE_UNTIL_HEADER);
     headers.remove(NOT_CACHEABLE_HEADER);
+    response
+}
+
+fn with_outcome(mut response: Response, outcome: &'static str) -> Response {
+    response.headers_mut().insert(
+        axum::http::HeaderName::from_static(OUTCOME_HEADER),
+        HeaderValue::from_static(outcome),
+    );
     response
 }
 
@@ -231,7 +264,10 @@ async fn keep_if_fit(
         return without_cache_headers(response);
     };
     let (mut parts, body) = without_cache_headers(response).into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+    parts.headers.remove(header::CONTENT_LENGTH);
+    // Our own render, already whole (the route renders in `Async` mode): no limit is needed to
+    // read it, only to keep it.
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(bytes) => bytes,
         Err(error) => {
             tracing::warn!(%error, "home page body could not be read");
@@ -243,22 +279,26 @@ async fn keep_if_fit(
         .get(header::CONTENT_SECURITY_POLICY)
         .and_then(|policy| policy.to_str().ok())
         .and_then(nonce_of);
-    if let (Some(nonce), Ok(html)) = (nonce, std::str::from_utf8(&bytes)) {
+    if let (Some(nonce), Ok(html), true) = (
+        nonce,
+        std::str::from_utf8(&bytes),
+        bytes.len() <= MAX_PAGE_BYTES,
+    ) {
         let policy = parts.headers[header::CONTENT_SECURITY_POLICY]
             .to_str()
             .unwrap_or_default();
         let page = KeptPage {
             home_version: stamp.home_version,
             profile_edits: stamp.profile_edits,
-            shows_posts_up_to: AtomicI64::new(stamp.newest_post),
+            posts_complete_before: Mutex::new(stamp.posts_settled_before),
             until,
             body_around_nonce: html.split(nonce).map(str::to_owned).collect(),
             policy_around_nonce: policy.split(nonce).map(str::to_owned).collect(),
             headers: parts.headers.clone(),
+            bytes: bytes.len(),
         };
         cache.keep(reader, page);
     }
-    parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes))
 }
 
@@ -284,5 +324,66 @@ impl KeptPage {
         let mut response = Response::new(Body::from(body));
         *response.headers_mut() = headers;
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(until: i64, bytes: usize) -> KeptPage {
+        KeptPage {
+            home_version: 0,
+            profile_edits: 0,
+            posts_complete_before: Mutex::new(OffsetDateTime::UNIX_EPOCH),
+            until,
+            headers: HeaderMap::new(),
+            body_around_nonce: Vec::new(),
+            policy_around_nonce: Vec::new(),
+            bytes,
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bytes_and_drops_pages_past_their_time_first() {
+        let cache = PageCache::new(1);
+        let megabyte = 1024 * 1024;
+        let later = unix_millis() + 60_000;
+        cache.keep(UserId::new(1), page(0, megabyte / 2));
+        cache.keep(UserId::new(2), page(later, megabyte / 2));
+        cache.keep(UserId::new(3), page(later + 1, megabyte / 2));
+        assert!(cache.kept(UserId::new(1)).is_none(), "past its time");
+        assert!(cache.kept(UserId::new(2)).is_some() && cache.kept(UserId::new(3)).is_some());
+
+        cache.keep(UserId::new(4), page(later + 2, megabyte / 2));
+        assert!(cache.kept(UserId::new(2)).is_none(), "least time left");
+        assert!(cache.kept(UserId::new(4)).is_some());
+        assert_eq!(cache.pages().bytes, megabyte);
+
+        cache.keep(UserId::new(4), page(later + 3, megabyte / 4));
+        assert_eq!(
+            cache.pages().bytes,
+            megabyte / 2 + megabyte / 4,
+            "replaced, not added"
+        );
+        cache.keep(UserId::new(5), page(later, 2 * megabyte));
+        assert!(
+            cache.kept(UserId::new(5)).is_none(),
+            "bigger than the whole budget"
+        );
+    }
+
+    #[test]
+    fn the_nonce_is_read_from_the_policy() {
+        assert_eq!(
+            nonce_of("script-src 'self' 'nonce-AbCdEfGhIjKlMnOpQrStUv' 'wasm-unsafe-eval'"),
+            Some("AbCdEfGhIjKlMnOpQrStUv")
+        );
+        assert_eq!(nonce_of("script-src 'self'"), None);
+        assert_eq!(
+            nonce_of("script-src 'nonce-x'"),
+            None,
+            "too short to be ours"
+        );
     }
 }

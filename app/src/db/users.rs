@@ -6,6 +6,7 @@ use crate::error::AppError;
 use crate::model::{CurrentUser, Profile, UserId};
 use crate::present::{avatar_url, timestamp};
 use sqlx::PgPool;
+use time::OffsetDateTime;
 
 pub const PROFILE_AVATAR_SIZE: u32 = 128;
 
@@ -88,21 +89,30 @@ pub struct HomeStamp {
     /// How many profile edits anyone has made: another person's new name or avatar may be on
     /// the page.
     pub profile_edits: i64,
-    /// The newest post id: a page rendered after this read shows every post up to it.
-    pub newest_post: i64,
-    /// Whether the reader, or anyone they follow, has posted after `since`.
+    /// Every post begun before this time was committed when this was read (see
+    /// `POSTS_COMMIT_WITHIN`), so a page rendered after this read shows all of them.
+    pub posts_settled_before: OffsetDateTime,
+    /// Whether the reader, or anyone they follow, has a post begun after `since`.
     pub posted_since: bool,
 }
 
-/// The reader's `HomeStamp`; `since` is the newest post id a cached page is known to show.
+/// How long a post's insert may take from its start (its `created_at`) to its commit, as far
+/// as the page cache is concerned. Posts are checked by time, not id, because ids are handed
+/// out before commit: a post with a lower id can become visible after one with a higher id.
+/// A post is one statement taking well under a millisecond; one that took longer than this
+/// could be missed by a kept page until the page's minute is over.
+pub const POSTS_COMMIT_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The reader's `HomeStamp`; `since` is the time up to which a kept page is known to show
+/// every post (the `posts_settled_before` of its last check).
 ///
-/// The posts after `since` are walked in id order and each author checked with a probe of
-/// `followers_pkey`: `since` moves up after every check that finds nothing (see the page
-/// cache), so the walk covers only the posts made since the reader's last view.
+/// The posts begun after `since` are walked newest first on `posts_newest` (which carries the
+/// author) and each author checked with a probe of `followers_pkey`: `since` moves up after
+/// every check that finds nothing, so the walk covers only the last seconds of posts.
 pub async fn home_stamp(
     pool: &PgPool,
     id: UserId,
-    since: Option<i64>,
+    since: Option<OffsetDateTime>,
 ) -> Result<Option<HomeStamp>, AppError> {
     let row = sqlx::query!(
         r#"
@@ -111,22 +121,22 @@ pub async fn home_stamp(
             WHERE id = $1 AND last_seen < now() - interval '1 minute'
         )
         SELECT u.id AS "id: UserId", u.username, u.following_count, u.home_version,
-               (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM profile_edits)
-                   AS "profile_edits!",
-               (SELECT coalesce(max(id), 0) FROM posts) AS "newest_post!",
-               -- `ORDER BY id LIMIT 1` keeps this a forward walk of the primary key from
-               -- `since`, whatever the plan's guess of how many posts lie past it.
+               (SELECT count FROM profile_edits) AS "profile_edits!",
+               now() - make_interval(secs => $3) AS "posts_settled_before!",
+               -- `ORDER BY … LIMIT 1` keeps this a walk of `posts_newest` from the newest post
+               -- down to `since`, whatever the plan's guess of how many posts lie past it.
                (SELECT p.id FROM posts p
-                WHERE p.id > $2
+                WHERE p.created_at > $2
                   AND (p.author_id = $1
                        OR EXISTS (SELECT 1 FROM followers f
                                   WHERE f.follower_id = $1 AND f.followed_id = p.author_id
                                   OFFSET 0))
-                ORDER BY p.id LIMIT 1) IS NOT NULL AS "posted_since!"
+                ORDER BY p.created_at DESC, p.id DESC LIMIT 1) IS NOT NULL AS "posted_since!"
         FROM users u WHERE u.id = $1
         "#,
         id.get(),
-        since.unwrap_or(i64::MAX),
+        since.unwrap_or(time::macros::datetime!(9999-01-01 0:00 UTC)),
+        POSTS_COMMIT_WITHIN.as_secs_f64(),
     )
     .fetch_optional(pool)
     .await?;
@@ -140,7 +150,7 @@ pub async fn home_stamp(
         },
         home_version: row.home_version,
         profile_edits: row.profile_edits,
-        newest_post: row.newest_post,
+        posts_settled_before: row.posts_settled_before,
         posted_since: row.posted_since,
     }))
 }

@@ -22,12 +22,15 @@ pub async fn home_feed(
         let me = request.me().await?;
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
         let following = request.known_following_count(me);
+        // Taken before the posts' own times are written, so a text about to change ("59
+        // seconds ago") is not taken for one that lasts.
+        let written_from = time::OffsetDateTime::now_utc();
         let posts =
             db::posts::followed_posts(&request.reads().await?, me, following, page, PAGE_SIZE)
                 .await?;
         // A replica may not have every post the page cache's check counts as shown.
         if page == PageRequest::First && request.reads_went_to_primary() {
-            crate::respond::page_cacheable_until(unchanged_until(&posts));
+            crate::respond::page_cacheable_until(unchanged_until(&posts, written_from));
         }
         Ok(posts)
     })
@@ -38,10 +41,9 @@ pub async fn home_feed(
 /// most a minute: what the page cache does not check (a Who to follow ranking past its
 /// lifetime) is then never older than that.
 #[cfg(feature = "ssr")]
-fn unchanged_until(posts: &Page<PostView>) -> time::OffsetDateTime {
+fn unchanged_until(posts: &Page<PostView>, now: time::OffsetDateTime) -> time::OffsetDateTime {
     use crate::present::relative_time_unchanged_until;
     use time::{Duration, OffsetDateTime};
-    let now = OffsetDateTime::now_utc();
     posts
         .items
         .iter()

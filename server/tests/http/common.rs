@@ -43,7 +43,7 @@ pub fn app_with_throttle(pool: &PgPool, throttle: ThrottleSettings) -> Router {
         replicas: Arc::default(),
     };
     let live = server::live::Hub::start(pool.clone(), server::live::LiveLimits::default());
-    let page_cache = server::page_cache::PageCache::new(server::page_cache::DEFAULT_ENTRIES);
+    let page_cache = server::page_cache::PageCache::new(server::page_cache::DEFAULT_MEGABYTES);
     server::router(state, false, RequestLimits::default(), live, page_cache)
 }
 
