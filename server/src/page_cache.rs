@@ -58,6 +58,10 @@ pub struct PageCache {
 struct Pages {
     by_reader: HashMap<UserId, Arc<KeptPage>>,
     bytes: usize,
+    /// One render at a time per reader: the requests that find no page while one is being
+    /// rendered wait for it and check it, rather than each rendering the same page. Sixty-four
+    /// at once (one person's tabs, or a script) otherwise took the server for half a second.
+    render_turns: HashMap<UserId, Arc<tokio::sync::Mutex<()>>>,
 }
 
 struct KeptPage {
@@ -99,6 +103,19 @@ impl PageCache {
 
     fn kept(&self, reader: UserId) -> Option<Arc<KeptPage>> {
         self.pages().by_reader.get(&reader).cloned()
+    }
+
+    fn render_turn(&self, reader: UserId) -> Arc<tokio::sync::Mutex<()>> {
+        self.pages().render_turns.entry(reader).or_default().clone()
+    }
+
+    /// Drops the reader's turn once nobody else holds or waits for it.
+    fn end_render_turn(&self, reader: UserId, turn: Arc<tokio::sync::Mutex<()>>) {
+        let mut pages = self.pages();
+        // Ours and the map's: nobody else has it.
+        if Arc::strong_count(&turn) == 2 {
+            pages.render_turns.remove(&reader);
+        }
     }
 
     fn forget(&self, reader: UserId) {
@@ -169,11 +186,7 @@ fn outcome(name: &'static str) {
 /// The middleware: serves a kept home page when the database agrees with it, and keeps each
 /// home page it lets through that declared itself fit. Removes the pages' cache headers from
 /// every response.
-pub async fn serve(
-    State(state): State<PageCacheState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn serve(State(state): State<PageCacheState>, request: Request, next: Next) -> Response {
     let reader = match request.extensions().get::<Session>() {
         Some(session) if state.cache.budget_bytes > 0 && is_plain_home_view(&request) => {
             // The same call pages make: it also renews an active person's session once a day.
@@ -184,16 +197,31 @@ pub async fn serve(
     let Some(reader) = reader else {
         return without_cache_headers(next.run(request).await);
     };
+    match check(&state, reader).await {
+        Ok(Checked::Shows(page)) => page,
+        Ok(Checked::Changed { .. }) => render_in_turn(&state, reader, request, next).await,
+        Err(()) => without_cache_headers(next.run(request).await),
+    }
+}
+
+enum Checked {
+    /// The kept page, as this response.
+    Shows(Response),
+    /// No kept page (`miss`), or one that no longer shows what the database says (`changed`).
+    Changed { stamp: HomeStamp, why: &'static str },
+}
+
+/// The reader's kept page checked against the database. `Err` when the account is gone or the
+/// database is away: the page says so as it always did.
+async fn check(state: &PageCacheState, reader: UserId) -> Result<Checked, ()> {
     // A page past its time is not checked: its walk of posts would start where it was left.
     let kept = state
         .cache
         .kept(reader)
         .filter(|kept| unix_millis() < kept.until);
     let since = kept.as_ref().map(|kept| *lock(&kept.posts_complete_before));
-    let stamp = match home_stamp(&state.pool, reader, since).await {
-        Ok(Some(stamp)) => stamp,
-        // The account is gone, or the database is away: the page says so as it always did.
-        _ => return without_cache_headers(next.run(request).await),
+    let Ok(Some(stamp)) = home_stamp(&state.pool, reader, since).await else {
+        return Err(());
     };
     match kept {
         Some(kept) if still_shows(&kept, &stamp) => {
@@ -201,19 +229,44 @@ pub async fn serve(
             *complete_before = (*complete_before).max(stamp.posts_settled_before);
             drop(complete_before);
             outcome("hit");
-            return with_outcome(kept.response(), "hit");
+            Ok(Checked::Shows(with_outcome(kept.response(), "hit")))
         }
-        Some(_) => outcome("changed"),
-        None => outcome("miss"),
+        Some(_) => Ok(Checked::Changed {
+            stamp,
+            why: "changed",
+        }),
+        None => Ok(Checked::Changed { stamp, why: "miss" }),
     }
-    state.cache.forget(reader);
-    // The render would read the same row again: it finds it in the request's memo instead.
-    request.extensions_mut().insert(stamp.signed_in.clone());
-    let response = next.run(request).await;
-    with_outcome(
-        keep_if_fit(&state.cache, reader, &stamp, response).await,
-        "rendered",
-    )
+}
+
+/// Renders the reader's page when it is this request's turn, unless the render before it kept
+/// a page that still shows: it is checked again once the turn comes.
+async fn render_in_turn(
+    state: &PageCacheState,
+    reader: UserId,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let turn = state.cache.render_turn(reader);
+    let in_turn = turn.clone().lock_owned().await;
+    let response = match check(state, reader).await {
+        Ok(Checked::Shows(page)) => page,
+        Ok(Checked::Changed { stamp, why }) => {
+            outcome(why);
+            state.cache.forget(reader);
+            // The render would read the same row again: it finds it in the request's memo.
+            request.extensions_mut().insert(stamp.signed_in.clone());
+            let response = next.run(request).await;
+            with_outcome(
+                keep_if_fit(&state.cache, reader, &stamp, response).await,
+                "rendered",
+            )
+        }
+        Err(()) => without_cache_headers(next.run(request).await),
+    };
+    drop(in_turn);
+    state.cache.end_render_turn(reader, turn);
+    response
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

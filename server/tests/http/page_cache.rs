@@ -313,3 +313,18 @@ async fn older_pages_and_signed_out_visitors_are_not_kept(pool: PgPool) {
             .contains_key(server::page_cache::OUTCOME_HEADER)
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn many_views_at_once_render_the_page_once(pool: PgPool) {
+    let router = migrated_app(&pool).await;
+    let (john, _) = john_following_susan(&pool, &router).await;
+    let mary = Visitor::registered(&router, "mary").await;
+    mary.post("mary+says+hi").await;
+    age_all_posts(&pool).await;
+    john.follow("mary").await;
+
+    let views = futures_util::future::join_all((0..8).map(|_| home(&john))).await;
+    let rendered = views.iter().filter(|(outcome, _)| outcome == "rendered");
+    assert_eq!(rendered.count(), 1, "the others waited for it and were served it");
+    assert!(views.iter().all(|(_, page)| page.contains("mary says hi")));
+}
