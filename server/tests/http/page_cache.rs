@@ -325,6 +325,10 @@ async fn many_views_at_once_render_the_page_once(pool: PgPool) {
 
     let views = futures_util::future::join_all((0..8).map(|_| home(&john))).await;
     let rendered = views.iter().filter(|(outcome, _)| outcome == "rendered");
-    assert_eq!(rendered.count(), 1, "the others waited for it and were served it");
+    assert_eq!(
+        rendered.count(),
+        1,
+        "the others waited for it and were served it"
+    );
     assert!(views.iter().all(|(_, page)| page.contains("mary says hi")));
 }
