@@ -26,11 +26,32 @@ pub async fn who_to_follow() -> Result<Vec<UserSummary>, AppError> {
     .await
 }
 
+/// The box's data, made by the page: see `pages::home`.
+#[derive(Clone, Copy)]
+pub struct Suggestions {
+    /// Bumped after each follow from the box, so the followed person gives way to the next.
+    followed_from_box: RwSignal<u32>,
+    people: Resource<Result<Vec<UserSummary>, AppError>>,
+}
+
+impl Suggestions {
+    /// Starts loading the people to suggest.
+    pub fn load() -> Self {
+        let followed_from_box = RwSignal::new(0u32);
+        let people = Resource::new(move || followed_from_box.get(), |_| who_to_follow());
+        Suggestions {
+            followed_from_box,
+            people,
+        }
+    }
+}
+
 #[component]
-pub fn WhoToFollow() -> impl IntoView {
-    // Bumped after each follow from the box, so the followed person gives way to the next.
-    let followed_from_box = RwSignal::new(0u32);
-    let suggestions = Resource::new(move || followed_from_box.get(), |_| who_to_follow());
+pub fn WhoToFollow(suggestions: Suggestions) -> impl IntoView {
+    let Suggestions {
+        followed_from_box,
+        people: suggestions,
+    } = suggestions;
     let on_change = Callback::new(move |_: FollowState| followed_from_box.update(|n| *n += 1));
     view! {
         <Transition fallback=|| ()>

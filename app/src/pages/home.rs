@@ -1,7 +1,7 @@
 use crate::components::new_posts::NewPostsBanner;
 use crate::components::notice::use_notices;
 use crate::components::post_list::{PostList, page_query};
-use crate::components::who_to_follow::WhoToFollow;
+use crate::components::who_to_follow::{Suggestions, WhoToFollow};
 use crate::domain::POST_MAX_CHARS;
 use crate::error::AppError;
 use crate::model::{Cursor, Page, PostView};
@@ -71,12 +71,19 @@ pub async fn create_post(body: String) -> Result<String, AppError> {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let session = use_session();
+    // Made here, not in `Home`: the `Suspend` that waits for the session may run its closure
+    // again, and resources made inside it loaded the feed and Who to follow again each time
+    // (three times per page when the session was already read; issue #14).
+    let feed = FeedState::load();
+    let suggestions = Suggestions::load();
     view! {
         <Title text="Home" />
         <Suspense>
             {move || Suspend::new(async move {
                 match session.user.await {
-                    Ok(Some(user)) => view! { <Home username=user.username /> }.into_any(),
+                    Ok(Some(user)) => {
+                        view! { <Home username=user.username feed suggestions /> }.into_any()
+                    }
                     Ok(None) => view! { <Redirect path="/login?next=/" /> }.into_any(),
                     Err(error) => view! { <p class="notice error">{error.to_string()}</p> }.into_any(),
                 }
@@ -85,16 +92,43 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
+/// The feed on the home page and what reloads it: a new post, the "N new posts" banner, the
+/// page asked for in the URL.
+#[derive(Clone, Copy)]
+struct FeedState {
+    create: ServerAction<CreatePost>,
+    query: Memo<(Option<String>, Option<String>)>,
+    /// Bumped by the "N new posts" banner: the first page is loaded again.
+    reloads: RwSignal<u32>,
+    page: Resource<Result<Page<PostView>, AppError>>,
+}
+
+impl FeedState {
+    fn load() -> Self {
+        let create = ServerAction::<CreatePost>::new();
+        let query = page_query();
+        let reloads = RwSignal::new(0_u32);
+        let page = Resource::new(
+            move || (query.get(), create.version().get(), reloads.get()),
+            |((before, after), _, _)| home_feed(before, after),
+        );
+        FeedState {
+            create,
+            query,
+            reloads,
+            page,
+        }
+    }
+}
+
 #[component]
-fn Home(username: String) -> impl IntoView {
-    let create = ServerAction::<CreatePost>::new();
-    let query = page_query();
-    // Bumped by the "N new posts" banner: the first page is loaded again.
-    let reloads = RwSignal::new(0_u32);
-    let feed = Resource::new(
-        move || (query.get(), create.version().get(), reloads.get()),
-        |((before, after), _, _)| home_feed(before, after),
-    );
+fn Home(username: String, feed: FeedState, suggestions: Suggestions) -> impl IntoView {
+    let FeedState {
+        create,
+        query,
+        reloads,
+        page: feed,
+    } = feed;
     let on_first_page = move || query.with(|(before, after)| before.is_none() && after.is_none());
     let loaded_page = move || feed.get().map(Result::ok);
     // Where the live feed starts: the newest post of a loaded first page (a page of older posts
@@ -161,7 +195,7 @@ fn Home(username: String) -> impl IntoView {
             on_first_page()
                 .then(|| view! { <NewPostsBanner newest shown show=show_new_posts /> })
         }}
-        <WhoToFollow />
+        <WhoToFollow suggestions />
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match feed.await {
