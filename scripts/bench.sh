@@ -55,7 +55,9 @@ if [ "${BENCH_REUSE_DB:-0}" = 1 ]; then
   seed_report="(data set reused from the previous run)"
 else
   seed_report=$(DATABASE_URL=$DB RUST_LOG=error target/release/bench-tools seed-scale --users "$USERS" --posts-per-user "$POSTS" \
-    --follows-per-user "$FOLLOWS" --heavy "$HEAVY" --heavy-follows "$HEAVY_FOLLOWS")
+    --follows-per-user "$FOLLOWS" --heavy "$HEAVY" --heavy-follows "$HEAVY_FOLLOWS" |
+    # sqlx logs its bulk loads as slow statements on the same output: not part of the report.
+    grep -v 'slow statement')
 fi
 echo "$seed_report"
 counts=$(psql "$DB" -tAc "SELECT (SELECT count(*) FROM users) || ' users, ' || (SELECT count(*) FROM posts) || ' posts, ' || (SELECT count(*) FROM followers) || ' follows'")

@@ -215,7 +215,8 @@ impl Visitor {
         }
     }
 
-    async fn call(&self, path: &str, form: &str) -> Reply {
+    /// A server function called as the hydrated app calls it.
+    pub async fn call(&self, path: &str, form: &str) -> Reply {
         call(&self.router, path, form, self.cookie.as_deref()).await
     }
 

@@ -186,20 +186,24 @@ async fn being_followed_changes_the_page(pool: PgPool) {
     assert_eq!(home(&john).await.0, "rendered");
 }
 
+/// `visitor` takes the name `new_name`, through the router they are on.
+async fn rename(visitor: &Visitor, new_name: &str) {
+    let reply = visitor
+        .call(
+            "/api/edit_profile",
+            &format!("username={new_name}&about_me="),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_new_name_through_another_process_shows_at_once(pool: PgPool) {
     let first = migrated_app(&pool).await;
     let second = app(&pool);
     let (john, susan) = john_following_susan(&pool, &first).await;
 
-    let renamed = call(
-        &second,
-        "/api/edit_profile",
-        "username=susanna&about_me=",
-        susan.cookie.as_deref(),
-    )
-    .await;
-    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    rename(&susan.on(&second), "susanna").await;
     let (outcome, page) = home(&john).await;
     assert_eq!(outcome, "rendered");
     assert!(page.contains("susanna"), "{page}");
@@ -211,14 +215,7 @@ async fn the_readers_own_new_name_shows_at_once(pool: PgPool) {
     let second = app(&pool);
     let (john, _) = john_following_susan(&pool, &first).await;
 
-    let renamed = call(
-        &second,
-        "/api/edit_profile",
-        "username=johnny&about_me=",
-        john.cookie.as_deref(),
-    )
-    .await;
-    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    rename(&john.on(&second), "johnny").await;
     let (outcome, page) = home(&john).await;
     assert_eq!(outcome, "rendered");
     assert!(greeting(&page).contains("johnny"), "{page}");
