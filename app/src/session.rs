@@ -44,3 +44,12 @@ pub fn provide_session() {
 pub fn use_session() -> Session {
     expect_context::<Session>()
 }
+
+impl Session {
+    /// Whether someone is signed in, once that is known: what a page loads only for them waits
+    /// for it, so a signed-out visitor's page asks the server for nothing it would refuse (a
+    /// refusal's 401 would race the page's redirect for the response's status).
+    pub async fn is_signed_in(self) -> bool {
+        matches!(self.user.await, Ok(Some(_)))
+    }
+}

@@ -15,8 +15,9 @@
 //!   which bounds what is not checked: a Who to follow ranking past its own lifetime.
 //!
 //! The check is made in the database on every view, so a change made through any server
-//! process, or by hand, is seen at once; no process has to be told. The session is loaded from
-//! the database as for every request, so a sign-out anywhere ends it too.
+//! process is seen at once; no process has to be told. (Rows edited by hand are seen only where
+//! a trigger counts them: a post's text changed by hand is not; RELIABILITY.md.) The session is
+//! loaded from the database as for every request, so a sign-out anywhere ends it too.
 //!
 //! Only a page that declared itself fit (`respond::page_cacheable_until`: its feed was read
 //! from the primary, every part of it rendered) is kept, never one carrying a one-time message
@@ -113,8 +114,14 @@ impl PageCache {
     /// Drops the reader's turn once nobody else holds or waits for it.
     fn end_render_turn(&self, reader: UserId, turn: Arc<tokio::sync::Mutex<()>>) {
         let mut pages = self.pages();
-        // Ours and the map's: nobody else has it.
-        if Arc::strong_count(&turn) == 2 {
+        drop(turn);
+        // Only the map's is left: nobody else has it, and nobody can take it but through the
+        // map, which is locked.
+        if pages
+            .render_turns
+            .get(&reader)
+            .is_some_and(|turn| Arc::strong_count(turn) == 1)
+        {
             pages.render_turns.remove(&reader);
         }
     }
@@ -226,16 +233,15 @@ enum Checked {
 /// database is away: the page says so as it always did.
 async fn check(state: &PageCacheState, reader: UserId) -> Result<Checked, ()> {
     let kept = state.cache.kept(reader);
-    // A page past its time is not checked: its walk of posts would start where it was left.
-    let since = kept
-        .as_ref()
-        .filter(|kept| unix_millis() < kept.until)
-        .map(|kept| *lock(&kept.posts_complete_before));
+    // A page past its time is not checked (its walk of posts would start where it was left)
+    // and never served.
+    let in_time = kept.as_ref().filter(|kept| unix_millis() < kept.until);
+    let since = in_time.map(|kept| *lock(&kept.posts_complete_before));
     let Ok(Some(stamp)) = home_stamp(&state.pool, reader, since).await else {
         return Err(());
     };
     match kept {
-        Some(kept) if still_shows(&kept, &stamp) => {
+        Some(kept) if since.is_some() && still_shows(&kept, &stamp) => {
             let mut complete_before = lock(&kept.posts_complete_before);
             *complete_before = (*complete_before).max(stamp.posts_settled_before);
             drop(complete_before);
@@ -250,10 +256,11 @@ async fn check(state: &PageCacheState, reader: UserId) -> Result<Checked, ()> {
     }
 }
 
-/// Renders the reader's first page when it is this request's turn: the views that find no page
-/// at all (a first visit, or several tabs opened at once) wait for one render rather than each
-/// rendering. When a page was kept since the first check (begun at `first_check.0`), it checks
-/// again first: that page may still show. Otherwise it renders on what it found, without a
+/// Renders the reader's first page, unless another request is already rendering it: the views
+/// that find no page at all (a first visit, several tabs opened at once) wait for that one
+/// render rather than each rendering. The turn is only a barrier for them: once it is free they
+/// check again if a page was kept meanwhile, and render alongside each other if not (the page
+/// may not have been fit to keep). The first in line renders on what it found, without a
 /// statement more.
 async fn render_in_turn(
     state: &PageCacheState,
@@ -264,23 +271,31 @@ async fn render_in_turn(
 ) -> Response {
     let (checked_at, stamp, why) = first_check;
     let turn = state.cache.render_turn(reader);
-    let in_turn = turn.clone().lock_owned().await;
-    let kept_since_checked = state
-        .cache
-        .kept(reader)
-        .is_some_and(|kept| kept.kept_at > checked_at);
-    let checked = match kept_since_checked {
-        true => check(state, reader).await,
-        false => Ok(Checked::Changed { stamp, why }),
-    };
-    let response = match checked {
-        Ok(Checked::Shows(page)) => page,
-        Ok(Checked::Changed { stamp, why }) => {
-            render(state, reader, stamp, why, request, next).await
+    let response = match turn.clone().try_lock_owned() {
+        Ok(in_turn) => {
+            let response = render(state, reader, stamp, why, request, next).await;
+            drop(in_turn);
+            response
         }
-        Err(()) => without_cache_headers(next.run(request).await),
+        Err(_) => {
+            drop(turn.clone().lock_owned().await);
+            let kept_since_checked = state
+                .cache
+                .kept(reader)
+                .is_some_and(|kept| kept.kept_at > checked_at);
+            let checked = match kept_since_checked {
+                true => check(state, reader).await,
+                false => Ok(Checked::Changed { stamp, why }),
+            };
+            match checked {
+                Ok(Checked::Shows(page)) => page,
+                Ok(Checked::Changed { stamp, why }) => {
+                    render(state, reader, stamp, why, request, next).await
+                }
+                Err(()) => without_cache_headers(next.run(request).await),
+            }
+        }
     };
-    drop(in_turn);
     state.cache.end_render_turn(reader, turn);
     response
 }
@@ -310,11 +325,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Whether a page in its time still shows what the database says.
 fn still_shows(kept: &KeptPage, stamp: &HomeStamp) -> bool {
     kept.home_version == stamp.home_version
         && kept.profile_edits == stamp.profile_edits
         && !stamp.posted_since
-        && unix_millis() < kept.until
 }
 
 fn without_cache_headers(mut response: Response) -> Response {

@@ -5,6 +5,7 @@
 use crate::components::user_list::UserRow;
 use crate::error::AppError;
 use crate::model::{FollowState, UserSummary};
+use crate::session::Session;
 use leptos::prelude::*;
 
 #[server(prefix = "/api", endpoint = "who_to_follow")]
@@ -35,10 +36,18 @@ pub struct Suggestions {
 }
 
 impl Suggestions {
-    /// Starts loading the people to suggest.
-    pub fn load() -> Self {
+    /// Starts loading the people to suggest, once someone is known to be signed in.
+    pub fn load(session: Session) -> Self {
         let followed_from_box = RwSignal::new(0u32);
-        let people = Resource::new(move || followed_from_box.get(), |_| who_to_follow());
+        let people = Resource::new(
+            move || followed_from_box.get(),
+            move |_| async move {
+                match session.is_signed_in().await {
+                    true => who_to_follow().await,
+                    false => Ok(Vec::new()),
+                }
+            },
+        );
         Suggestions {
             followed_from_box,
             people,

@@ -104,7 +104,9 @@ pub struct HomeStamp {
 pub const POSTS_COMMIT_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The reader's `HomeStamp`; `since` is the time up to which a kept page is known to show
-/// every post (the `posts_settled_before` of its last check).
+/// every post (the `posts_settled_before` of its last check). (Migration 20261201000001 says
+/// new posts are found by id: that was the first version, which missed posts committed out of
+/// id order; see `POSTS_COMMIT_WITHIN`.)
 ///
 /// The posts begun after `since` are walked newest first on `posts_newest` (which carries the
 /// author) and each author checked with a probe of `followers_pkey`: `since` moves up after

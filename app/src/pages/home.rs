@@ -5,7 +5,7 @@ use crate::components::who_to_follow::{Suggestions, WhoToFollow};
 use crate::domain::POST_MAX_CHARS;
 use crate::error::AppError;
 use crate::model::{Cursor, Page, PostView};
-use crate::session::use_session;
+use crate::session::{Session, use_session};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -74,8 +74,8 @@ pub fn HomePage() -> impl IntoView {
     // Made here, not in `Home`: the `Suspend` that waits for the session may run its closure
     // again, and resources made inside it loaded the feed and Who to follow again each time
     // (three times per page when the session was already read; issue #14).
-    let feed = FeedState::load();
-    let suggestions = Suggestions::load();
+    let feed = FeedState::load(session);
+    let suggestions = Suggestions::load(session);
     view! {
         <Title text="Home" />
         <Suspense>
@@ -104,13 +104,23 @@ struct FeedState {
 }
 
 impl FeedState {
-    fn load() -> Self {
+    fn load(session: Session) -> Self {
         let create = ServerAction::<CreatePost>::new();
         let query = page_query();
         let reloads = RwSignal::new(0_u32);
         let page = Resource::new(
             move || (query.get(), create.version().get(), reloads.get()),
-            |((before, after), _, _)| home_feed(before, after),
+            move |((before, after), _, _)| async move {
+                match session.is_signed_in().await {
+                    true => home_feed(before, after).await,
+                    // The page sends them to sign in; there is no feed to show.
+                    false => Ok(Page {
+                        items: Vec::new(),
+                        newer: None,
+                        older: None,
+                    }),
+                }
+            },
         );
         FeedState {
             create,
