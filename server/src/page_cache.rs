@@ -271,31 +271,31 @@ async fn render_in_turn(
 ) -> Response {
     let (checked_at, stamp, why) = first_check;
     let turn = state.cache.render_turn(reader);
-    let response = match turn.clone().try_lock_owned() {
-        Ok(in_turn) => {
-            let response = render(state, reader, stamp, why, request, next).await;
-            drop(in_turn);
-            response
-        }
+    let in_turn = match turn.clone().try_lock_owned() {
+        Ok(in_turn) => Some(in_turn),
         Err(_) => {
             drop(turn.clone().lock_owned().await);
-            let kept_since_checked = state
-                .cache
-                .kept(reader)
-                .is_some_and(|kept| kept.kept_at > checked_at);
-            let checked = match kept_since_checked {
-                true => check(state, reader).await,
-                false => Ok(Checked::Changed { stamp, why }),
-            };
-            match checked {
-                Ok(Checked::Shows(page)) => page,
-                Ok(Checked::Changed { stamp, why }) => {
-                    render(state, reader, stamp, why, request, next).await
-                }
-                Err(()) => without_cache_headers(next.run(request).await),
-            }
+            None
         }
     };
+    // A render that ended between our check and now (whether we waited for it or not) may
+    // have kept a page that shows.
+    let kept_since_checked = state
+        .cache
+        .kept(reader)
+        .is_some_and(|kept| kept.kept_at > checked_at);
+    let checked = match kept_since_checked {
+        true => check(state, reader).await,
+        false => Ok(Checked::Changed { stamp, why }),
+    };
+    let response = match checked {
+        Ok(Checked::Shows(page)) => page,
+        Ok(Checked::Changed { stamp, why }) => {
+            render(state, reader, stamp, why, request, next).await
+        }
+        Err(()) => without_cache_headers(next.run(request).await),
+    };
+    drop(in_turn);
     state.cache.end_render_turn(reader, turn);
     response
 }
