@@ -36,18 +36,22 @@ pub fn keep_for_next_page(flash: Flash) {
 /// The message kept for this page, if any; it is removed from the browser as it is read.
 pub fn take() -> Option<Flash> {
     let parts = use_context::<Parts>()?;
-    let value = parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))?
-        .to_owned();
+    let value = waiting(&parts.headers)?.to_owned();
     set_cookie(&format!(
         "{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
     ));
     decode(&value)
+}
+
+/// The message cookie a request carries, as sent (encoded); a page that has one shows it, and
+/// so is not the same page twice (the page cache does not keep it).
+pub fn waiting(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
 }
 
 fn decode(value: &str) -> Option<Flash> {

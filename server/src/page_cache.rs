@@ -43,8 +43,6 @@ use tower_sessions::Session;
 pub const DEFAULT_MEGABYTES: usize = 32;
 /// A page bigger than this is served but not kept; no page of ours comes near it.
 const MAX_PAGE_BYTES: usize = 256 * 1024;
-/// A page with a one-time message must not be shown twice; see `app::flash`.
-const FLASH_COOKIE: &str = "microblog_flash";
 /// Says whether a signed-in home page was served again (`hit`) or rendered (`rendered`), as a
 /// CDN's `X-Cache` does: for the person's own page only, and for tests and a look in devtools.
 pub const OUTCOME_HEADER: &str = "x-page-cache";
@@ -178,13 +176,7 @@ fn is_plain_home_view(request: &Request) -> bool {
     request.method() == Method::GET
         && request.uri().path() == "/"
         && request.uri().query().is_none()
-        && !request
-            .headers()
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|cookies| cookies.split(';'))
-            .any(|cookie| cookie.trim_start().starts_with(FLASH_COOKIE))
+        && app::flash::waiting(request.headers()).is_none()
 }
 
 fn outcome(name: &'static str) {
