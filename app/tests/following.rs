@@ -2,6 +2,7 @@
 
 mod common;
 
+use app::db::posts::FeedWalk;
 use app::db::{follows, posts, tutorial, users};
 use app::error::AppError;
 use app::model::{Direction, PageRequest, PostView, UserId};
@@ -15,27 +16,21 @@ fn bodies(posts: &[PostView]) -> Vec<&str> {
     posts.iter().map(|post| post.body.as_str()).collect()
 }
 
-/// The first page of `me`'s feed, checking that both of the query's plans agree on it.
+/// The first page of `me`'s feed, checking that every walk the query may take agrees on it.
 async fn feed(pool: &PgPool, me: UserId) -> Vec<String> {
-    let bodies_with = |follows_many_from| async move {
-        posts::followed_posts_switching_at(
-            pool,
-            me,
-            None,
-            PageRequest::First,
-            20,
-            follows_many_from,
-        )
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|post| post.body)
-        .collect::<Vec<_>>()
+    let bodies_by = |walk| async move {
+        posts::followed_posts_by(pool, me, walk, PageRequest::First)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|post| post.body)
+            .collect::<Vec<_>>()
     };
-    let per_author = bodies_with(i64::MAX).await;
-    let all_posts_walk = bodies_with(0).await;
-    assert_eq!(per_author, all_posts_walk, "both feed plans agree");
+    let per_author = bodies_by(FeedWalk::PerAuthor).await;
+    for walk in FeedWalk::ALL {
+        assert_eq!(bodies_by(walk).await, per_author, "{walk:?} agrees");
+    }
     per_author
 }
 
@@ -331,25 +326,25 @@ async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_ne
     }
     expected.reverse();
 
-    let per_author_walk = walk_every_page(&pool, me, &authors, i64::MAX).await;
+    let per_author_walk = walk_every_page(&pool, me, &authors, FeedWalk::PerAuthor).await;
     assert_eq!(
         per_author_walk, expected,
         "exactly the 1,000 posts, newest first"
     );
-    walk_every_page(&pool, me, &authors, 0).await;
+    for walk in FeedWalk::ALL {
+        walk_every_page(&pool, me, &authors, walk).await;
+    }
 }
 
-/// Walks a feed to its end with one of the feed's two plans, checking it against a full sort
+/// Walks a feed to its end by one of the feed's walks, checking it against a full sort
 /// taken when the walk starts, then steps one page back up. Returns the ids seen.
 async fn walk_every_page(
     pool: &PgPool,
     me: UserId,
     authors: &[UserId],
-    follows_many_from: i64,
+    walk: FeedWalk,
 ) -> Vec<i64> {
-    let page_of = |request| {
-        posts::followed_posts_switching_at(pool, me, None, request, 20, follows_many_from)
-    };
+    let page_of = |request| posts::followed_posts_by(pool, me, walk, request);
     let expected: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM posts WHERE author_id = ANY($1) ORDER BY created_at DESC, id DESC",
     )
@@ -381,12 +376,8 @@ async fn walk_every_page(
             None => break,
         }
     }
-    assert_eq!(
-        pages,
-        expected.len().div_ceil(20),
-        "plan switching at {follows_many_from}"
-    );
-    assert_eq!(seen, expected, "plan switching at {follows_many_from}");
+    assert_eq!(pages, expected.len().div_ceil(20), "{walk:?}");
+    assert_eq!(seen, expected, "{walk:?}");
 
     // "Newer posts" from the last page gives back the page before it.
     let last_page_start = (pages - 1) * 20;

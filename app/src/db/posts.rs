@@ -3,7 +3,7 @@
 use crate::db::fetch_keyset_page;
 use crate::domain::{PostBody, Username};
 use crate::error::AppError;
-use crate::model::{Page, PageRequest, PostView, UserId};
+use crate::model::{PAGE_SIZE, Page, PageRequest, PostView, UserId};
 use crate::present::{PageBound, avatar_url, cursor_of, into_page, timestamp};
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -46,23 +46,56 @@ pub async fn create_post(pool: &PgPool, author: UserId, body: &PostBody) -> Resu
     .await?)
 }
 
-/// Readers following at least this many users get their feed by walking all posts newest
-/// first; everyone else by walking each followed author's posts. See `followed_posts`.
-pub const HEAVY_READER_FOLLOWS: i64 = 1_000;
+/// How a home feed finds its page. Which walk is cheapest depends on how many users the reader
+/// follows (F). Measured by `benchmarks/feed-walks.sql` on the bench data set (100,000 users,
+/// 1M posts), mean ms per first page:
+///
+/// | F | `PerAuthor` | `AllPostsHashed` | `AllPostsProbed` |
+/// | ---: | ---: | ---: | ---: |
+/// | 500 | 1.9 | 20.8 | 85.6 |
+/// | 1,000 | 3.7 | 0.68 | 1.22 |
+/// | 2,000 | 7.1 | 0.97 | 0.90 |
+/// | 5,000 | 19.7 | 1.89 | 0.40 |
+///
+/// The walks of all posts skip about `users / F` posts per post kept, so where they start to pay
+/// grows with the square root of the number of users; the switches below are this data set's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedWalk {
+    /// For each followed author take at most a page of their posts past the cursor from
+    /// `posts_author_newest` (index-only), then keep the newest page of those. Work grows with
+    /// the number of authors followed, never with how much they posted.
+    PerAuthor,
+    /// Walk `posts_newest` from the cursor and keep the posts whose author is in a hash of the
+    /// followed ids. Building the hash costs about 0.3 µs per followed user on every query.
+    AllPostsHashed,
+    /// Walk `posts_newest` from the cursor and look each post's author up in `followers_pkey`.
+    /// No hash to build, but a probe per post walked, so it wins once few posts are skipped.
+    AllPostsProbed,
+}
 
-/// The home feed of `me`: posts by the users `me` follows and by `me`, newest first.
+impl FeedWalk {
+    pub const ALL: [FeedWalk; 3] = [
+        FeedWalk::PerAuthor,
+        FeedWalk::AllPostsHashed,
+        FeedWalk::AllPostsProbed,
+    ];
+
+    pub fn for_following(following: i64) -> FeedWalk {
+        match following {
+            ..1_000 => FeedWalk::PerAuthor,
+            1_000..2_000 => FeedWalk::AllPostsHashed,
+            _ => FeedWalk::AllPostsProbed,
+        }
+    }
+}
+
+/// The home feed of `me`: posts by the users `me` follows and by `me`, newest first, a page of
+/// `PAGE_SIZE`.
 ///
 /// One feed query per page, keyset-paginated on (created_at, id), so page 50 costs what page 1
-/// does. Which query depends on how many users `me` follows, read first from the counter on
-/// `users`:
-/// - most people follow few: for each followed author take at most a page of their posts past
-///   the cursor from `posts_author_newest` (index-only), then keep the newest page of those.
-///   Work grows with the number of authors followed, never with how much they posted;
-/// - someone who follows a large share of everyone: walk `posts_newest` from the cursor and keep
-///   the posts whose author is in a hash of the followed ids. Work grows with how many posts
-///   must be skipped, which is small exactly when one follows many.
-///
-/// Neither sorts the followed authors' posts. Only the page's rows touch `posts` for bodies.
+/// does. Which query is chosen by how many users `me` follows (`FeedWalk`), read first from the
+/// counter on `users`. None sorts the followed authors' posts, and only the page's rows touch
+/// `posts` for bodies.
 ///
 /// `known_following` is `me`'s `following_count` when the caller has just read it (a page
 /// reads it with the signed-in user), which saves the feed a statement. It only picks the
@@ -72,28 +105,6 @@ pub async fn followed_posts(
     me: UserId,
     known_following: Option<i64>,
     request: PageRequest,
-    page_size: i64,
-) -> Result<Page<PostView>, AppError> {
-    followed_posts_switching_at(
-        pool,
-        me,
-        known_following,
-        request,
-        page_size,
-        HEAVY_READER_FOLLOWS,
-    )
-    .await
-}
-
-/// `followed_posts` with the switch between its two queries at `follows_many_from` followed
-/// users, so tests can prove both give the same feed.
-pub async fn followed_posts_switching_at(
-    pool: &PgPool,
-    me: UserId,
-    known_following: Option<i64>,
-    request: PageRequest,
-    page_size: i64,
-    follows_many_from: i64,
 ) -> Result<Page<PostView>, AppError> {
     let following = match known_following {
         Some(count) => count,
@@ -102,23 +113,30 @@ pub async fn followed_posts_switching_at(
             .await?
             .ok_or_else(AppError::account_gone)?,
     };
+    followed_posts_by(pool, me, FeedWalk::for_following(following), request).await
+}
+
+// PostgreSQL plans each statement for its first few runs, then keeps a generic plan, which is
+// what saves the per-author walk its 1.8 ms of planning. A generic plan that does not know it
+// reads one page hash-joins every post: 27 ms at page 1 and 218 ms at page 50 for the walks of
+// all posts, which once ran in a transaction asking for a plan per run (two round trips more).
+// They write the page's size into the statement instead, and their generic plan is the good one.
+const _: () = assert!(PAGE_SIZE + 1 == 21, "the walks of all posts say LIMIT 21");
+
+/// `followed_posts` by a given walk, so tests can prove every walk gives the same feed.
+pub async fn followed_posts_by(
+    pool: &PgPool,
+    me: UserId,
+    walk: FeedWalk,
+    request: PageRequest,
+) -> Result<Page<PostView>, AppError> {
     let bound = PageBound::of(request);
-    let limit = page_size + 1;
-    // The per-author walk has one sensible plan whatever the parameters, so PostgreSQL may
-    // cache it (planning it took 1.8 ms, running it 1 ms). The walk of all posts must be
-    // planned for the actual cursor: a cached generic plan took 27 ms at page 1 and 218 ms at
-    // page 50. Its transaction asks for that, at the price of two round trips more.
-    let rows = if following >= follows_many_from {
-        let mut transaction = pool
-            .begin_with("BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan")
-            .await?;
-        let rows = followed_posts_walking_all(&mut transaction, me, bound, limit).await?;
-        transaction.commit().await?;
-        rows
-    } else {
-        followed_posts_per_author(pool, me, bound, limit).await?
+    let rows = match walk {
+        FeedWalk::PerAuthor => followed_posts_per_author(pool, me, bound, PAGE_SIZE + 1).await?,
+        FeedWalk::AllPostsHashed => followed_posts_hashed(pool, me, bound).await?,
+        FeedWalk::AllPostsProbed => followed_posts_probed(pool, me, bound).await?,
     };
-    Ok(present(rows, request, page_size))
+    Ok(present(rows, request, PAGE_SIZE))
 }
 
 async fn followed_posts_per_author(
@@ -170,14 +188,13 @@ async fn followed_posts_per_author(
     )?)
 }
 
-async fn followed_posts_walking_all(
-    connection: &mut sqlx::PgConnection,
+async fn followed_posts_hashed(
+    pool: &PgPool,
     me: UserId,
     bound: PageBound,
-    limit: i64,
 ) -> Result<Vec<PostRow>, AppError> {
     Ok(fetch_keyset_page!(
-        &mut *connection,
+        pool,
         bound.walk,
         PostRow,
         r#"
@@ -196,7 +213,7 @@ async fn followed_posts_walking_all(
             + ", p.id "
             + order
             + r#"
-            LIMIT $4
+            LIMIT 21
         ) AS page
         JOIN posts ON posts.id = page.id
         JOIN users u ON u.id = page.author_id
@@ -207,7 +224,49 @@ async fn followed_posts_walking_all(
         me.get(),
         bound.at,
         bound.id,
-        limit,
+    )?)
+}
+
+// `OFFSET 0` keeps the `EXISTS` a probe per post: without it PostgreSQL may turn it into the
+// hash `followed_posts_hashed` builds.
+async fn followed_posts_probed(
+    pool: &PgPool,
+    me: UserId,
+    bound: PageBound,
+) -> Result<Vec<PostRow>, AppError> {
+    Ok(fetch_keyset_page!(
+        pool,
+        bound.walk,
+        PostRow,
+        r#"
+        SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
+               page.created_at AS "created_at!"
+        FROM (
+            SELECT p.id, p.author_id, p.created_at
+            FROM posts p
+            WHERE (p.created_at, p.id) "#
+            + past
+            + r#" ($2, $3)
+              AND (p.author_id = $1
+                   OR EXISTS (SELECT FROM followers f
+                              WHERE f.follower_id = $1 AND f.followed_id = p.author_id
+                              OFFSET 0))
+            ORDER BY p.created_at "#
+            + order
+            + ", p.id "
+            + order
+            + r#"
+            LIMIT 21
+        ) AS page
+        JOIN posts ON posts.id = page.id
+        JOIN users u ON u.id = page.author_id
+        ORDER BY page.created_at "#
+            + order
+            + ", page.id "
+            + order,
+        me.get(),
+        bound.at,
+        bound.id,
     )?)
 }
 

@@ -17,7 +17,7 @@ pub async fn home_feed(
     before: Option<String>,
     after: Option<String>,
 ) -> Result<Page<PostView>, AppError> {
-    use crate::{api, db, model::PAGE_SIZE, model::PageRequest};
+    use crate::{api, db, model::PageRequest};
     api::read("home_feed", async |request| {
         let me = request.me().await?;
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
@@ -25,9 +25,7 @@ pub async fn home_feed(
         // Taken before the posts' own times are written, so a text about to change ("59
         // seconds ago") is not taken for one that lasts.
         let written_from = time::OffsetDateTime::now_utc();
-        let posts =
-            db::posts::followed_posts(&request.reads().await?, me, following, page, PAGE_SIZE)
-                .await?;
+        let posts = db::posts::followed_posts(&request.reads().await?, me, following, page).await?;
         // A replica may not have every post the page cache's check counts as shown.
         if page == PageRequest::First && request.reads_went_to_primary() {
             crate::respond::page_cacheable_until(unchanged_until(&posts, written_from));

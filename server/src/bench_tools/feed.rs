@@ -69,7 +69,7 @@ fn ms(duration: Duration) -> String {
 async fn page_request(pool: &PgPool, me: UserId, page: usize) -> PageRequest {
     let mut request = PageRequest::First;
     for _ in 1..page {
-        let shown = posts::followed_posts(pool, me, None, request, PAGE_SIZE)
+        let shown = posts::followed_posts(pool, me, None, request)
             .await
             .unwrap();
         request = PageRequest::OlderThan(shown.older.expect("the feed has that many pages"));
@@ -106,7 +106,7 @@ pub async fn run(url: &str, args: BenchFeedArgs) {
             let ours = measure(args.runs, || {
                 let pool = pool.clone();
                 async move {
-                    posts::followed_posts(&pool, me, None, request, PAGE_SIZE)
+                    posts::followed_posts(&pool, me, None, request)
                         .await
                         .unwrap();
                 }
@@ -266,7 +266,7 @@ async fn explain_heavy_feed(url: &str, me: UserId, path: &str) {
     for page in [1usize, 50] {
         let request = page_request(&pool, me, page).await;
         notices.0.lock().unwrap().clear();
-        posts::followed_posts(&pool, me, None, request, PAGE_SIZE)
+        posts::followed_posts(&pool, me, None, request)
             .await
             .unwrap();
         report.push_str(&format!("-- heavy reader (user id {me}), page {page}\n"));
