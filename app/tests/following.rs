@@ -163,6 +163,39 @@ async fn following_twice_leaves_one_link(pool: PgPool) {
     assert!(users_with_wrong_counters(&pool).await.is_empty());
 }
 
+/// A double click, or two tabs: every answer counts the person in, including those whose
+/// statement waited for another to make the change.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_same_follow_sent_at_once_is_counted_in_every_answer(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    user(&pool, "susan").await;
+    for round in 0..5 {
+        let change = |following: bool| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                if following {
+                    follows::follow(&pool, john, &name("susan")).await
+                } else {
+                    follows::unfollow(&pool, john, &name("susan")).await
+                }
+            })
+        };
+        let following = round % 2 == 0;
+        let answers = futures::future::join_all((0..8).map(|_| change(following))).await;
+        for answer in answers {
+            let state = answer.unwrap().unwrap();
+            assert_eq!(state.following, following);
+            assert_eq!(
+                state.followers_count,
+                i64::from(following),
+                "round {round}: susan's count as the answer gives it"
+            );
+        }
+        assert_eq!(link_rows(&pool).await, i64::from(following));
+    }
+    assert!(users_with_wrong_counters(&pool).await.is_empty());
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn unfollowing_someone_not_followed_changes_nothing(pool: PgPool) {
     let john = user(&pool, "john").await;

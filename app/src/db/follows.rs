@@ -1,19 +1,26 @@
-//! Who follows whom. Every change is one transaction whose writes are single idempotent
-//! statements; the counters on `users` are kept by a trigger in that same transaction.
+//! Who follows whom. Every change is one idempotent statement; the counters on `users` are
+//! kept by a trigger in that same statement's transaction.
 
 use crate::db::{fetch_keyset_page, violated_constraint};
 use crate::domain::Username;
 use crate::error::AppError;
 use crate::model::{Direction, FollowState, Page, PageRequest, UserId, UserSummary};
 use crate::present::{PageBound, avatar_url, cursor_of, into_page};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use time::OffsetDateTime;
 
 pub const LIST_AVATAR_SIZE: u32 = 48;
 
-struct Target {
+/// The other person after a follow or unfollow. Their counts are read by the changing
+/// statement itself, as they stood when it began, plus its own change: one round trip, where
+/// a transaction reading them again after the write took four.
+struct Changed {
     id: UserId,
     username: String,
+    followers_count: i64,
+    following_count: i64,
+    /// Whether this statement made the change, rather than finding it made.
+    changed: bool,
 }
 
 /// `me` follows `username`. Following someone already followed changes nothing.
@@ -22,31 +29,34 @@ pub async fn follow(
     me: UserId,
     username: &Username,
 ) -> Result<FollowState, AppError> {
-    let mut tx = pool.begin().await?;
     let target = sqlx::query_as!(
-        Target,
+        Changed,
         r#"
-        WITH target AS (SELECT id, username FROM users WHERE lower(username) = lower($2)),
+        WITH target AS (SELECT id, username, followers_count, following_count
+                        FROM users WHERE lower(username) = lower($2)),
              linked AS (
                 INSERT INTO followers (follower_id, followed_id)
                 SELECT $1, id FROM target
                 ON CONFLICT (follower_id, followed_id) DO NOTHING
+                RETURNING 1
              )
-        SELECT id AS "id!: UserId", username AS "username!" FROM target
+        SELECT id AS "id!: UserId", username AS "username!",
+               followers_count + (SELECT count(*) FROM linked) AS "followers_count!",
+               following_count AS "following_count!",
+               EXISTS (SELECT FROM linked) AS "changed!"
+        FROM target
         "#,
         me.get(),
         username.as_str(),
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(pool)
     .await
     .map_err(|error| match violated_constraint(&error) {
         Some("user_cannot_follow_self") => AppError::cannot_follow_self(),
         _ => error.into(),
     })?
     .ok_or_else(|| AppError::user_not_found(username.as_str()))?;
-    let state = state_after(&mut tx, target, true).await?;
-    tx.commit().await?;
-    Ok(state)
+    state_after(pool, target, true).await
 }
 
 /// `me` stops following `username`. Unfollowing someone not followed changes nothing.
@@ -55,47 +65,58 @@ pub async fn unfollow(
     me: UserId,
     username: &Username,
 ) -> Result<FollowState, AppError> {
-    let mut tx = pool.begin().await?;
     let target = sqlx::query_as!(
-        Target,
+        Changed,
         r#"
-        WITH target AS (SELECT id, username FROM users WHERE lower(username) = lower($2)),
+        WITH target AS (SELECT id, username, followers_count, following_count
+                        FROM users WHERE lower(username) = lower($2)),
              unlinked AS (
                 DELETE FROM followers
                 WHERE follower_id = $1 AND followed_id IN (SELECT id FROM target)
+                RETURNING 1
              )
-        SELECT id AS "id!: UserId", username AS "username!" FROM target
+        SELECT id AS "id!: UserId", username AS "username!",
+               followers_count - (SELECT count(*) FROM unlinked) AS "followers_count!",
+               following_count AS "following_count!",
+               EXISTS (SELECT FROM unlinked) AS "changed!"
+        FROM target
         "#,
         me.get(),
         username.as_str(),
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(pool)
     .await?
     .ok_or_else(|| AppError::user_not_found(username.as_str()))?;
     if target.id == me {
         return Err(AppError::cannot_unfollow_self());
     }
-    let state = state_after(&mut tx, target, false).await?;
-    tx.commit().await?;
-    Ok(state)
+    state_after(pool, target, false).await
 }
 
 async fn state_after(
-    tx: &mut PgConnection,
-    target: Target,
+    pool: &PgPool,
+    target: Changed,
     following: bool,
 ) -> Result<FollowState, AppError> {
-    let counts = sqlx::query!(
-        "SELECT followers_count, following_count FROM users WHERE id = $1",
-        target.id.get()
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    // A statement that found the change already made may have waited for the one that made
+    // it (a second click, another tab), and began before it: its counts would leave the
+    // person out. Read them again, now that the other change is committed.
+    let (followers_count, following_count) = if target.changed {
+        (target.followers_count, target.following_count)
+    } else {
+        let counts = sqlx::query!(
+            "SELECT followers_count, following_count FROM users WHERE id = $1",
+            target.id.get()
+        )
+        .fetch_one(pool)
+        .await?;
+        (counts.followers_count, counts.following_count)
+    };
     Ok(FollowState {
         username: target.username,
         following,
-        followers_count: counts.followers_count,
-        following_count: counts.following_count,
+        followers_count,
+        following_count,
     })
 }
 
