@@ -5,7 +5,7 @@
 //!
 //! ```ignore
 //! api::read("explore", async |request| {
-//!     db::posts::explore(&request.reads().await?, page, PAGE_SIZE).await
+//!     db::posts::explore(&request.reads().await?, page).await
 //! })
 //! .await
 //! ```

@@ -449,7 +449,7 @@ async fn explore_and_profiles_list_posts_newest_first(pool: PgPool) {
     post_at(&pool, john, "john 1", 1).await;
     post_at(&pool, susan, "susan 2", 2).await;
     post_at(&pool, john, "john 3", 3).await;
-    let explore = posts::explore(&pool, PageRequest::First, 20).await.unwrap();
+    let explore = posts::explore(&pool, PageRequest::First).await.unwrap();
     assert_eq!(bodies(&explore.items), ["john 3", "susan 2", "john 1"]);
     let johns = posts::user_posts(&pool, &name("JOHN"), PageRequest::First, 20)
         .await

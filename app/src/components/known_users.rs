@@ -77,8 +77,13 @@ impl KnownUsers {
         NEXT_NAME.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Whether the card of name `number` is shown (a reactive read; never on the server).
+    /// Whether the card of name `number` is shown (a reactive read). Never on the server,
+    /// where nothing is hovered: answered without reading the signals, which for every name on
+    /// a page was 4 % of the server's time per profile page.
     pub fn card_shown(&self, number: u64) -> bool {
+        if cfg!(feature = "ssr") {
+            return false;
+        }
         if self.cards.open.try_get().flatten() == Some(number) {
             return true;
         }

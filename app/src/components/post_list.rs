@@ -1,3 +1,4 @@
+use crate::components::known_users::{KnownUsers, use_known_users};
 use crate::components::user_card::UserLink;
 use crate::model::{Cursor, Page, PostView};
 use leptos::prelude::*;
@@ -14,13 +15,13 @@ pub fn page_query() -> Memo<(Option<String>, Option<String>)> {
 }
 
 #[component]
-pub fn PostItem(post: PostView) -> impl IntoView {
+pub fn PostItem(post: PostView, known_users: KnownUsers) -> impl IntoView {
     view! {
         <article class="post">
-            <UserLink username=post.author.clone() avatar_url=post.avatar_url />
+            <UserLink username=post.author.clone() avatar_url=post.avatar_url known_users />
             <div class="post-main">
                 <p class="post-meta">
-                    <UserLink username=post.author.clone() />
+                    <UserLink username=post.author.clone() known_users />
                     " · "
                     <time datetime=post.created.iso title=post.created.exact>
                         {post.created.relative}
@@ -38,9 +39,10 @@ pub fn PostList(page: Page<PostView>, #[prop(into)] empty: String) -> impl IntoV
     if page.items.is_empty() {
         return view! { <p class="empty">{empty}</p> }.into_any();
     }
+    let known_users = use_known_users();
     view! {
         <div class="posts">
-            {page.items.into_iter().map(|post| view! { <PostItem post /> }).collect_view()}
+            {page.items.into_iter().map(|post| view! { <PostItem post known_users /> }).collect_view()}
         </div>
         <Pager newer=page.newer older=page.older noun="posts" />
     }

@@ -1,4 +1,5 @@
 use crate::components::follow_button::FollowButton;
+use crate::components::known_users::use_known_users;
 use crate::components::user_card::{FollowsYou, UserLink};
 use crate::model::{FollowState, UserSummary};
 use leptos::prelude::*;
@@ -11,11 +12,12 @@ pub fn UserRow(
     on_change: Option<Callback<FollowState>>,
 ) -> impl IntoView {
     let name = user.username.clone();
+    let known_users = use_known_users();
     view! {
         <li class="user-row">
-            <UserLink username=user.username.clone() avatar_url=user.avatar_url />
+            <UserLink username=user.username.clone() avatar_url=user.avatar_url known_users />
             <div class="user-main">
-                <UserLink username=name />
+                <UserLink username=name known_users />
                 <FollowsYou follows_me=user.follows_me />
                 {user.about_me.map(|about| view! { <p class="about">{about}</p> })}
             </div>

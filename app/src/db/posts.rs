@@ -121,7 +121,10 @@ pub async fn followed_posts(
 // reads one page hash-joins every post: 27 ms at page 1 and 218 ms at page 50 for the walks of
 // all posts, which once ran in a transaction asking for a plan per run (two round trips more).
 // They write the page's size into the statement instead, and their generic plan is the good one.
-const _: () = assert!(PAGE_SIZE + 1 == 21, "the walks of all posts say LIMIT 21");
+const _: () = assert!(
+    PAGE_SIZE + 1 == 21,
+    "the walks of all posts and explore say LIMIT 21"
+);
 
 /// `followed_posts` by a given walk, so tests can prove every walk gives the same feed.
 pub async fn followed_posts_by(
@@ -300,12 +303,12 @@ pub async fn user_posts(
     Ok(present(rows, request, page_size))
 }
 
-/// Every post, newest first.
-pub async fn explore(
-    pool: &PgPool,
-    request: PageRequest,
-    page_size: i64,
-) -> Result<Page<PostView>, AppError> {
+/// Every post, newest first, a page of `PAGE_SIZE`.
+///
+/// The limit is written into the statement, as in the walks of the home feed: with it bound,
+/// PostgreSQL priced its generic plan for a tenth of all posts and so planned every run
+/// afresh, 0.21 ms of planning for 0.11 ms of execution (`pg_stat_statements` under the soak).
+pub async fn explore(pool: &PgPool, request: PageRequest) -> Result<Page<PostView>, AppError> {
     let bound = PageBound::of(request);
     let rows = fetch_keyset_page!(
         pool,
@@ -319,10 +322,9 @@ pub async fn explore(
             + order
             + ", p.id "
             + order
-            + " LIMIT $3",
+            + " LIMIT 21",
         bound.at,
         bound.id,
-        page_size + 1,
     )?;
-    Ok(present(rows, request, page_size))
+    Ok(present(rows, request, PAGE_SIZE))
 }

@@ -9,10 +9,10 @@ pub async fn explore_posts(
     before: Option<String>,
     after: Option<String>,
 ) -> Result<Page<PostView>, AppError> {
-    use crate::{api, db, model::PAGE_SIZE, model::PageRequest};
+    use crate::{api, db, model::PageRequest};
     api::read("explore", async |request| {
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
-        db::posts::explore(&request.reads().await?, page, PAGE_SIZE).await
+        db::posts::explore(&request.reads().await?, page).await
     })
     .await
 }
