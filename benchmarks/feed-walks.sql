@@ -1,7 +1,10 @@
 -- How each of the home feed's walks (app::db::posts::FeedWalk) costs as a reader follows more
 -- people. Run against the bench data set: psql "$(scripts/pg.sh url microblog_bench)" -f benchmarks/feed-walks.sql
 -- Gives mean ms per first page over 50 runs; follows user 60000 in a transaction rolled back at the end,
--- so those follows are not yet all-visible (the same for every walk).
+-- so those follows are not yet all-visible (the same for every walk). The walks are written
+-- with the page's first cursor and limit as constants and planned for them (force_custom_plan):
+-- the same plans the server's kept statements use, checked with EXPLAIN on a generic plan.
+-- They count the page's posts, without the join to bodies and authors every walk shares.
 BEGIN;
 CREATE TEMP TABLE res(f int, variant text, ms float8);
 CREATE FUNCTION pg_temp.run(me bigint, n int) RETURNS void LANGUAGE plpgsql AS $$

@@ -28,7 +28,7 @@ async fn feed(pool: &PgPool, me: UserId) -> Vec<String> {
             .collect::<Vec<_>>()
     };
     let per_author = bodies_by(FeedWalk::PerAuthor).await;
-    for walk in FeedWalk::ALL {
+    for walk in FeedWalk::ALL.into_iter().skip(1) {
         assert_eq!(bodies_by(walk).await, per_author, "{walk:?} agrees");
     }
     per_author
@@ -194,6 +194,59 @@ async fn the_same_follow_sent_at_once_is_counted_in_every_answer(pool: PgPool) {
         assert_eq!(link_rows(&pool).await, i64::from(following));
     }
     assert!(users_with_wrong_counters(&pool).await.is_empty());
+}
+
+/// Another tab unfollows while this one follows again: the follow waits for the unfollow to
+/// commit, and its answer counts the link as it ends up, not as it was when the follow began.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_follow_that_waited_for_an_unfollow_of_the_same_link_answers_the_final_count(
+    pool: PgPool,
+) {
+    let john = user(&pool, "john").await;
+    let mary = user(&pool, "mary").await;
+    let susan = user(&pool, "susan").await;
+    follows::follow(&pool, john, &name("susan")).await.unwrap();
+    follows::follow(&pool, mary, &name("susan")).await.unwrap();
+
+    let mut other_tab = pool.begin().await.unwrap();
+    sqlx::query("DELETE FROM followers WHERE follower_id = $1 AND followed_id = $2")
+        .bind(john.get())
+        .bind(susan.get())
+        .execute(&mut *other_tab)
+        .await
+        .unwrap();
+    let follow_again = tokio::spawn({
+        let pool = pool.clone();
+        async move { follows::follow(&pool, john, &name("susan")).await }
+    });
+    // Until the follow is blocked on the other tab's uncommitted delete.
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+        == 0
+    {
+        tokio::task::yield_now().await;
+    }
+    other_tab.commit().await.unwrap();
+
+    let state = follow_again.await.unwrap().unwrap();
+    assert!(state.following);
+    assert_eq!(state.followers_count, 2, "john and mary follow susan");
+    assert_eq!(counts(&pool, susan).await.followers, 2);
+    assert!(users_with_wrong_counters(&pool).await.is_empty());
+}
+
+#[test]
+fn the_feed_walk_switches_at_one_and_two_thousand_follows() {
+    assert_eq!(FeedWalk::for_following(0), FeedWalk::PerAuthor);
+    assert_eq!(FeedWalk::for_following(999), FeedWalk::PerAuthor);
+    assert_eq!(FeedWalk::for_following(1_000), FeedWalk::AllPostsHashed);
+    assert_eq!(FeedWalk::for_following(1_999), FeedWalk::AllPostsHashed);
+    assert_eq!(FeedWalk::for_following(2_000), FeedWalk::AllPostsProbed);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -364,7 +417,7 @@ async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_ne
         per_author_walk, expected,
         "exactly the 1,000 posts, newest first"
     );
-    for walk in FeedWalk::ALL {
+    for walk in FeedWalk::ALL.into_iter().skip(1) {
         walk_every_page(&pool, me, &authors, walk).await;
     }
 }

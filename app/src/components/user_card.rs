@@ -63,8 +63,9 @@ fn focus_leaves(event: &ev::FocusEvent) -> bool {
 /// is their avatar instead: a second way in for the mouse, left out of the tab order and of
 /// screen readers, which have the name beside it.
 ///
-/// A list drawing many names passes `known_users`, found once: each lookup of a context walks
-/// up the page's owners, and the names' lookups were 5 % of the server's time per profile page.
+/// A list drawing many names passes `known_users` so that each name does not look it up: each
+/// lookup of a context walks up the page's owners, and the names' lookups were 5 % of the
+/// server's time per profile page.
 #[component]
 pub fn UserLink(
     username: String,

@@ -1,5 +1,5 @@
 //! Who follows whom. Every change is one idempotent statement; the counters on `users` are
-//! kept by a trigger in that same statement's transaction.
+//! kept by a trigger in that statement's transaction, and read back after it commits.
 
 use crate::db::{fetch_keyset_page, violated_constraint};
 use crate::domain::Username;
@@ -11,16 +11,9 @@ use time::OffsetDateTime;
 
 pub const LIST_AVATAR_SIZE: u32 = 48;
 
-/// The other person after a follow or unfollow. Their counts are read by the changing
-/// statement itself, as they stood when it began, plus its own change: one round trip, where
-/// a transaction reading them again after the write took four.
-struct Changed {
+struct Target {
     id: UserId,
     username: String,
-    followers_count: i64,
-    following_count: i64,
-    /// Whether this statement made the change, rather than finding it made.
-    changed: bool,
 }
 
 /// `me` follows `username`. Following someone already followed changes nothing.
@@ -30,21 +23,15 @@ pub async fn follow(
     username: &Username,
 ) -> Result<FollowState, AppError> {
     let target = sqlx::query_as!(
-        Changed,
+        Target,
         r#"
-        WITH target AS (SELECT id, username, followers_count, following_count
-                        FROM users WHERE lower(username) = lower($2)),
+        WITH target AS (SELECT id, username FROM users WHERE lower(username) = lower($2)),
              linked AS (
                 INSERT INTO followers (follower_id, followed_id)
                 SELECT $1, id FROM target
                 ON CONFLICT (follower_id, followed_id) DO NOTHING
-                RETURNING 1
              )
-        SELECT id AS "id!: UserId", username AS "username!",
-               followers_count + (SELECT count(*) FROM linked) AS "followers_count!",
-               following_count AS "following_count!",
-               EXISTS (SELECT FROM linked) AS "changed!"
-        FROM target
+        SELECT id AS "id!: UserId", username AS "username!" FROM target
         "#,
         me.get(),
         username.as_str(),
@@ -66,20 +53,14 @@ pub async fn unfollow(
     username: &Username,
 ) -> Result<FollowState, AppError> {
     let target = sqlx::query_as!(
-        Changed,
+        Target,
         r#"
-        WITH target AS (SELECT id, username, followers_count, following_count
-                        FROM users WHERE lower(username) = lower($2)),
+        WITH target AS (SELECT id, username FROM users WHERE lower(username) = lower($2)),
              unlinked AS (
                 DELETE FROM followers
                 WHERE follower_id = $1 AND followed_id IN (SELECT id FROM target)
-                RETURNING 1
              )
-        SELECT id AS "id!: UserId", username AS "username!",
-               followers_count - (SELECT count(*) FROM unlinked) AS "followers_count!",
-               following_count AS "following_count!",
-               EXISTS (SELECT FROM unlinked) AS "changed!"
-        FROM target
+        SELECT id AS "id!: UserId", username AS "username!" FROM target
         "#,
         me.get(),
         username.as_str(),
@@ -93,30 +74,28 @@ pub async fn unfollow(
     state_after(pool, target, false).await
 }
 
+/// The other person's counts, read after the change has committed rather than by the changing
+/// statement: that statement's snapshot was taken when it began, and it may have waited for
+/// another change of the same link (a second click, another tab) to commit. Counts from that
+/// snapshot plus its own change came out one too many or one too few.
 async fn state_after(
     pool: &PgPool,
-    target: Changed,
+    target: Target,
     following: bool,
 ) -> Result<FollowState, AppError> {
-    // A statement that found the change already made may have waited for the one that made
-    // it (a second click, another tab), and began before it: its counts would leave the
-    // person out. Read them again, now that the other change is committed.
-    let (followers_count, following_count) = if target.changed {
-        (target.followers_count, target.following_count)
-    } else {
-        let counts = sqlx::query!(
-            "SELECT followers_count, following_count FROM users WHERE id = $1",
-            target.id.get()
-        )
-        .fetch_one(pool)
-        .await?;
-        (counts.followers_count, counts.following_count)
-    };
+    let counts = sqlx::query!(
+        "SELECT followers_count, following_count FROM users WHERE id = $1",
+        target.id.get()
+    )
+    .fetch_optional(pool)
+    .await?
+    // Deleted in between: as if it had happened a moment earlier.
+    .ok_or_else(|| AppError::user_not_found(&target.username))?;
     Ok(FollowState {
         username: target.username,
         following,
-        followers_count,
-        following_count,
+        followers_count: counts.followers_count,
+        following_count: counts.following_count,
     })
 }
 

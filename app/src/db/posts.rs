@@ -119,8 +119,8 @@ pub async fn followed_posts(
 // PostgreSQL plans each statement for its first few runs, then keeps a generic plan, which is
 // what saves the per-author walk its 1.8 ms of planning. A generic plan that does not know it
 // reads one page hash-joins every post: 27 ms at page 1 and 218 ms at page 50 for the walks of
-// all posts, which once ran in a transaction asking for a plan per run (two round trips more).
-// They write the page's size into the statement instead, and their generic plan is the good one.
+// all posts. So they write the page's size into the statement, and their generic plan is the
+// good one.
 const _: () = assert!(
     PAGE_SIZE + 1 == 21,
     "the walks of all posts and explore say LIMIT 21"
@@ -230,8 +230,9 @@ async fn followed_posts_hashed(
     )?)
 }
 
-// `OFFSET 0` keeps the `EXISTS` a probe per post: without it PostgreSQL may turn it into the
-// hash `followed_posts_hashed` builds.
+// `OFFSET 0` keeps the `EXISTS` a probe per post: PostgreSQL turns an `EXISTS` into a hashed
+// subplan (the hash `followed_posts_hashed` builds) only when the subquery has no LIMIT or
+// OFFSET. Under an OR it cannot become a semi-join either.
 async fn followed_posts_probed(
     pool: &PgPool,
     me: UserId,
