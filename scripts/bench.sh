@@ -38,10 +38,6 @@ command -v wrk >/dev/null || {
 scripts/pg.sh start
 ADMIN=$(scripts/pg.sh url postgres)
 DB=$(scripts/pg.sh url microblog_bench)
-# BENCH_REUSE_DB=1 keeps the data set of the previous run (for iterating on the server).
-if [ "${BENCH_REUSE_DB:-0}" != 1 ]; then
-  psql "$ADMIN" -qc "DROP DATABASE IF EXISTS microblog_bench WITH (FORCE)" -c "CREATE DATABASE microblog_bench" >/dev/null
-fi
 
 echo ">> Release build"
 scripts/build-release.sh >/dev/null
@@ -49,6 +45,12 @@ scripts/build-release.sh >/dev/null
 # so the server that is measured (and served) does not contain them.
 echo ">> Bench tools build"
 cargo build --release --quiet -p server --features bench --bin bench-tools
+
+# Dropped only once both builds are done: a run stopped while building keeps the last data set.
+# BENCH_REUSE_DB=1 keeps the data set of the previous run (for iterating on the server).
+if [ "${BENCH_REUSE_DB:-0}" != 1 ]; then
+  psql "$ADMIN" -qc "DROP DATABASE IF EXISTS microblog_bench WITH (FORCE)" -c "CREATE DATABASE microblog_bench" >/dev/null
+fi
 
 echo ">> Seeding $USERS users × $POSTS posts, $FOLLOWS follows each, $HEAVY heavy readers following $HEAVY_FOLLOWS"
 if [ "${BENCH_REUSE_DB:-0}" = 1 ]; then
