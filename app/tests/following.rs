@@ -219,15 +219,17 @@ async fn a_follow_that_waited_for_an_unfollow_of_the_same_link_answers_the_final
         let pool = pool.clone();
         async move { follows::follow(&pool, john, &name("susan")).await }
     });
-    // Until the follow is blocked on the other tab's uncommitted delete.
-    while sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM pg_stat_activity
+    // Until the follow is blocked on the other tab's uncommitted delete (or, should it not
+    // wait at all, has answered: the assertions below then judge that answer).
+    while !follow_again.is_finished()
+        && sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity
          WHERE datname = current_database() AND wait_event_type = 'Lock'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap()
-        == 0
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+            == 0
     {
         tokio::task::yield_now().await;
     }

@@ -202,14 +202,14 @@ pub async fn serve(State(state): State<PageCacheState>, request: Request, next: 
         Ok(Checked::Shows(page)) => page,
         // A page that changed is rendered at once: whoever else renders it meanwhile renders it
         // for a change of their own. Waiting for them cost the soak 45 ms at p99.
-        Ok(Checked::Changed {
+        Ok(Checked::Render {
             stamp,
-            why: why @ "changed",
-        }) => render(&state, reader, stamp, why, request, next).await,
-        Ok(Checked::Changed { stamp, why }) => {
-            let first_check = (checked_at, stamp, why);
-            render_in_turn(&state, reader, first_check, request, next).await
-        }
+            why: Unkept::Changed,
+        }) => render(&state, reader, stamp, Unkept::Changed, request, next).await,
+        Ok(Checked::Render {
+            stamp,
+            why: Unkept::Missing,
+        }) => render_in_turn(&state, reader, (checked_at, stamp), request, next).await,
         Err(()) => without_cache_headers(next.run(request).await),
     }
 }
@@ -217,8 +217,26 @@ pub async fn serve(State(state): State<PageCacheState>, request: Request, next: 
 enum Checked {
     /// The kept page, as this response.
     Shows(Response),
-    /// No kept page (`miss`), or one that no longer shows what the database says (`changed`).
-    Changed { stamp: HomeStamp, why: &'static str },
+    /// The page must be rendered, for this reader as the database has them now.
+    Render { stamp: HomeStamp, why: Unkept },
+}
+
+/// Why no kept page could serve a view.
+#[derive(Clone, Copy)]
+enum Unkept {
+    /// None is kept for the reader.
+    Missing,
+    /// The kept one no longer shows what the database says.
+    Changed,
+}
+
+impl Unkept {
+    fn outcome(self) -> &'static str {
+        match self {
+            Unkept::Missing => "miss",
+            Unkept::Changed => "changed",
+        }
+    }
 }
 
 /// The reader's kept page checked against the database. `Err` when the account is gone or the
@@ -240,11 +258,14 @@ async fn check(state: &PageCacheState, reader: UserId) -> Result<Checked, ()> {
             outcome("hit");
             Ok(Checked::Shows(with_outcome(kept.response(), "hit")))
         }
-        Some(_) => Ok(Checked::Changed {
+        Some(_) => Ok(Checked::Render {
             stamp,
-            why: "changed",
+            why: Unkept::Changed,
         }),
-        None => Ok(Checked::Changed { stamp, why: "miss" }),
+        None => Ok(Checked::Render {
+            stamp,
+            why: Unkept::Missing,
+        }),
     }
 }
 
@@ -257,11 +278,11 @@ async fn check(state: &PageCacheState, reader: UserId) -> Result<Checked, ()> {
 async fn render_in_turn(
     state: &PageCacheState,
     reader: UserId,
-    first_check: (Instant, HomeStamp, &'static str),
+    first_check: (Instant, HomeStamp),
     request: Request,
     next: Next,
 ) -> Response {
-    let (checked_at, stamp, why) = first_check;
+    let (checked_at, stamp) = first_check;
     let turn = state.cache.render_turn(reader);
     let in_turn = match turn.clone().try_lock_owned() {
         Ok(in_turn) => Some(in_turn),
@@ -278,11 +299,14 @@ async fn render_in_turn(
         .is_some_and(|kept| kept.kept_at > checked_at);
     let checked = match kept_since_checked {
         true => check(state, reader).await,
-        false => Ok(Checked::Changed { stamp, why }),
+        false => Ok(Checked::Render {
+            stamp,
+            why: Unkept::Missing,
+        }),
     };
     let response = match checked {
         Ok(Checked::Shows(page)) => page,
-        Ok(Checked::Changed { stamp, why }) => {
+        Ok(Checked::Render { stamp, why }) => {
             render(state, reader, stamp, why, request, next).await
         }
         Err(()) => without_cache_headers(next.run(request).await),
@@ -296,11 +320,11 @@ async fn render(
     state: &PageCacheState,
     reader: UserId,
     stamp: HomeStamp,
-    why: &'static str,
+    why: Unkept,
     mut request: Request,
     next: Next,
 ) -> Response {
-    outcome(why);
+    outcome(why.outcome());
     state.cache.forget(reader);
     // The render would read the same row again: it finds it in the request's memo.
     request.extensions_mut().insert(stamp.signed_in.clone());

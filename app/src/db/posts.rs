@@ -191,43 +191,52 @@ async fn followed_posts_per_author(
     )?)
 }
 
+/// A walk of all posts from the cursor, newest or oldest first, keeping a page of those by `me`
+/// or by someone `followed` (an SQL condition on `p.author_id`, written into the statement).
+macro_rules! walk_all_posts {
+    ($pool:expr, $me:expr, $bound:expr, followed: $followed:literal) => {
+        fetch_keyset_page!(
+            $pool,
+            $bound.walk,
+            PostRow,
+            r#"
+            SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
+                   page.created_at AS "created_at!"
+            FROM (
+                SELECT p.id, p.author_id, p.created_at
+                FROM posts p
+                WHERE (p.created_at, p.id) "#
+                + past
+                + " ($2, $3) AND (p.author_id = $1 OR "
+                + $followed
+                + r#")
+                ORDER BY p.created_at "#
+                + order
+                + ", p.id "
+                + order
+                + r#"
+                LIMIT 21
+            ) AS page
+            JOIN posts ON posts.id = page.id
+            JOIN users u ON u.id = page.author_id
+            ORDER BY page.created_at "#
+                + order
+                + ", page.id "
+                + order,
+            $me.get(),
+            $bound.at,
+            $bound.id,
+        )
+    };
+}
+
 async fn followed_posts_hashed(
     pool: &PgPool,
     me: UserId,
     bound: PageBound,
 ) -> Result<Vec<PostRow>, AppError> {
-    Ok(fetch_keyset_page!(
-        pool,
-        bound.walk,
-        PostRow,
-        r#"
-        SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
-               page.created_at AS "created_at!"
-        FROM (
-            SELECT p.id, p.author_id, p.created_at
-            FROM posts p
-            WHERE (p.created_at, p.id) "#
-            + past
-            + r#" ($2, $3)
-              AND (p.author_id = $1
-                   OR p.author_id IN (SELECT followed_id FROM followers WHERE follower_id = $1))
-            ORDER BY p.created_at "#
-            + order
-            + ", p.id "
-            + order
-            + r#"
-            LIMIT 21
-        ) AS page
-        JOIN posts ON posts.id = page.id
-        JOIN users u ON u.id = page.author_id
-        ORDER BY page.created_at "#
-            + order
-            + ", page.id "
-            + order,
-        me.get(),
-        bound.at,
-        bound.id,
-    )?)
+    Ok(walk_all_posts!(pool, me, bound,
+        followed: "p.author_id IN (SELECT followed_id FROM followers WHERE follower_id = $1)")?)
 }
 
 // `OFFSET 0` keeps the `EXISTS` a probe per post: PostgreSQL turns an `EXISTS` into a hashed
@@ -238,40 +247,9 @@ async fn followed_posts_probed(
     me: UserId,
     bound: PageBound,
 ) -> Result<Vec<PostRow>, AppError> {
-    Ok(fetch_keyset_page!(
-        pool,
-        bound.walk,
-        PostRow,
-        r#"
-        SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
-               page.created_at AS "created_at!"
-        FROM (
-            SELECT p.id, p.author_id, p.created_at
-            FROM posts p
-            WHERE (p.created_at, p.id) "#
-            + past
-            + r#" ($2, $3)
-              AND (p.author_id = $1
-                   OR EXISTS (SELECT FROM followers f
-                              WHERE f.follower_id = $1 AND f.followed_id = p.author_id
-                              OFFSET 0))
-            ORDER BY p.created_at "#
-            + order
-            + ", p.id "
-            + order
-            + r#"
-            LIMIT 21
-        ) AS page
-        JOIN posts ON posts.id = page.id
-        JOIN users u ON u.id = page.author_id
-        ORDER BY page.created_at "#
-            + order
-            + ", page.id "
-            + order,
-        me.get(),
-        bound.at,
-        bound.id,
-    )?)
+    Ok(walk_all_posts!(pool, me, bound,
+        followed: "EXISTS (SELECT FROM followers f
+                           WHERE f.follower_id = $1 AND f.followed_id = p.author_id OFFSET 0)")?)
 }
 
 /// One user's posts, newest first.
