@@ -117,8 +117,8 @@ standby_dir=$primary_dir-standby
 postgres_ticks() { cluster_ticks "$primary_dir"; }
 TICKS_PER_SECOND=$(getconf CLK_TCK)
 
-# How many signed-in home pages the server has served again from its cache, and rendered.
-page_cache_count() { curl -fsS "http://$ADDR/metrics" | awk -v key="microblog_page_cache_total{outcome=\"$1\"}" '$1 == key {print $2; found = 1} END {if (!found) print 0}'; }
+# How many pages (home, explore, profiles) the server has served again from its cache, and rendered.
+page_cache_count() { curl -fsS "http://$ADDR/metrics" | awk -v outcome="outcome=\"$1\"" 'index($1, "microblog_page_cache_total{") == 1 && index($1, outcome) {sum += $2} END {print sum + 0}'; }
 pages_rendered() { echo $(($(page_cache_count miss) + $(page_cache_count changed))); }
 
 load() { # slug label url [wrk Lua script: several readers]
@@ -146,7 +146,7 @@ load() { # slug label url [wrk Lua script: several readers]
     "$(awk -v t="$postgres_used" -v n="$requests" -v hz="$TICKS_PER_SECOND" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')"
 }
 {
-  echo "| page | requests/s | p50 | p99 | non-2xx | home pages served again | server CPU ms/request | PostgreSQL CPU ms/request |"
+  echo "| page | requests/s | p50 | p99 | non-2xx | pages served again | server CPU ms/request | PostgreSQL CPU ms/request |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   load home "home feed \`/\`" "http://$ADDR/"
   load profile "profile \`/user/bench1\`" "http://$ADDR/user/bench1"
@@ -277,7 +277,7 @@ posts_sent=$(awk '/^posts sent:/ {print $3}' "$OUT/wrk-soak.txt")
 soak_wrong_counters=$(users_with_wrong_counters)
 soak_kept=$(($(page_cache_count hit) - soak_kept_before))
 soak_rendered=$(($(pages_rendered) - soak_rendered_before))
-echo "soak: home pages served again $soak_kept, rendered $soak_rendered"
+echo "soak: pages served again $soak_kept, rendered $soak_rendered"
 echo "soak: $soak_requests requests, $soak_rps req/s, p99 $soak_p99, non-2xx ${soak_errors:-0}, $posts_sent posts sent, $posts_added stored, wrong counters $soak_wrong_counters, RSS $((rss_before_kb / 1024)) -> $((rss_after_kb / 1024)) MiB"
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
 kill "$server_pid"
@@ -462,8 +462,9 @@ size_row() {
   echo "| ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"
   echo "| $soak_requests | $soak_rps | $soak_p99 | ${soak_errors:-0} | ${soak_socket_errors:-none} | $posts_sent / $posts_added | $soak_wrong_counters | $((rss_before_kb / 1024)) → $((rss_after_kb / 1024)) MiB |"
   echo
-  echo "Home pages during the soak: $soak_kept served again, $soak_rendered rendered (each of the 64"
-  echo "users follows or unfollows about once in every four requests, which changes their page)."
+  echo "Pages during the soak (home, explore, profiles): $soak_kept served again, $soak_rendered rendered"
+  echo "(each of the 64 users follows or unfollows about once in every four requests, which changes their"
+  echo "home page and two profiles, and a post every twenty, which changes explore)."
   echo
   echo "## 6. Reads on a hot standby"
   echo

@@ -109,6 +109,23 @@ impl Request {
         self.replica_used.get().is_none()
     }
 
+    /// Declares this request's part of the page fit to be served again (server/src/page_cache.rs)
+    /// while the relative times of the moments `shown` read as they did at `now`, if it read
+    /// only from the primary: kept pages are checked against the primary, which a replica may
+    /// not have caught up with. Take `now` before the reads, so a text about to change ("59
+    /// seconds ago") is not taken for one that lasts.
+    pub fn page_part_cacheable(
+        &self,
+        shown: impl IntoIterator<Item = time::OffsetDateTime>,
+        now: time::OffsetDateTime,
+    ) {
+        if self.reads_went_to_primary() {
+            respond::page_cacheable_until(respond::relative_times_unchanged_until(shown, now));
+        } else {
+            respond::page_not_cacheable();
+        }
+    }
+
     /// How many people `me` follows, if this request has already read their account.
     pub fn known_following_count(&self, me: UserId) -> Option<i64> {
         match self.memo.signed_in.get() {

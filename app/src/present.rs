@@ -1,6 +1,6 @@
 //! Turning database values into what pages show: avatar URLs and human times.
 
-use crate::model::{Cursor, Page, PageRequest, Timestamp};
+use crate::model::{Cursor, Page, PageRequest, PostView, Timestamp};
 use md5::{Digest, Md5};
 use std::fmt::Write as _;
 use time::macros::{datetime, format_description};
@@ -33,6 +33,13 @@ pub fn timestamp(at: OffsetDateTime, now: OffsetDateTime) -> Timestamp {
         iso: at.format(iso).unwrap_or_default(),
         exact: at.format(exact).unwrap_or_default(),
     }
+}
+
+/// When each post of a page was written, as its relative time counts from.
+pub fn post_times(posts: &Page<PostView>) -> impl Iterator<Item = OffsetDateTime> + '_ {
+    posts.items.iter().filter_map(|post| {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(post.cursor.micros) * 1_000).ok()
+    })
 }
 
 /// The earliest moment `timestamp(at, _).relative` may read differently than it does at `now`:
@@ -96,6 +103,15 @@ impl PageBound {
             PageRequest::NewerThan(cursor) => (at(cursor), cursor.id, Walk::TowardsNewer),
         };
         PageBound { at, id, walk }
+    }
+
+    /// The (time, id) no row lies beyond in the walk's direction: where a walk that finds too
+    /// few rows ends.
+    pub fn walk_end(&self) -> (OffsetDateTime, i64) {
+        match self.walk {
+            Walk::TowardsOlder => (datetime!(0001-01-01 0:00 UTC), i64::MIN),
+            Walk::TowardsNewer => (datetime!(9999-12-31 0:00 UTC), i64::MAX),
+        }
     }
 }
 

@@ -125,24 +125,40 @@ pub fn send_content_security_policy(options: &LeptosOptions) {
 }
 
 /// Headers a page's render sends the page cache (server/src/page_cache.rs), which removes them
-/// from every response: a page declares itself fit to be served again, and until when.
+/// from every response: each part of a page that is fit to be served again says until when
+/// (the page is kept until the earliest), and any part that is not says so.
 pub const CACHEABLE_UNTIL_HEADER: &str = "x-microblog-cacheable-until";
 /// Sent by any part of a page that showed less than it should (a box left out after an
-/// error): that page is not kept, whatever else says.
+/// error), or that read from a replica: that page is not kept, whatever else says.
 pub const NOT_CACHEABLE_HEADER: &str = "x-microblog-not-cacheable";
 
-/// Declares the page being rendered fit to be served again until `until`, once what it shows
-/// is checked to be unchanged (see the page cache); its relative times must not change before.
+/// Declares the part of the page being rendered fit to be served again until `until`, once
+/// what it shows is checked to be unchanged (see the page cache); its relative times must not
+/// change before.
 pub fn page_cacheable_until(until: time::OffsetDateTime) {
     let millis = until.unix_timestamp_nanos() / 1_000_000;
     if let Some(response) = use_context::<ResponseOptions>()
         && let Ok(value) = HeaderValue::from_str(&millis.to_string())
     {
-        response.insert_header(
+        response.append_header(
             header::HeaderName::from_static(CACHEABLE_UNTIL_HEADER),
             value,
         );
     }
+}
+
+/// Until when relative times ("5 minutes ago") of the moments `shown` all read as they did at
+/// `now`, and a minute at most: what the page cache does not check (a Who to follow ranking
+/// past its lifetime, a row edited by hand) is then never older than that.
+pub fn relative_times_unchanged_until(
+    shown: impl IntoIterator<Item = time::OffsetDateTime>,
+    now: time::OffsetDateTime,
+) -> time::OffsetDateTime {
+    use crate::present::relative_time_unchanged_until;
+    shown
+        .into_iter()
+        .map(|at| relative_time_unchanged_until(at, now))
+        .fold(now + time::Duration::MINUTE, std::cmp::min)
 }
 
 /// Keeps the page being rendered from being served again.

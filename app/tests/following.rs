@@ -556,7 +556,11 @@ async fn who_to_follow_and_follows_you_in_the_canonical_scenario(pool: PgPool) {
 
     // "Follows you" on john's profile, as susan sees it, only once john follows her.
     let john_name = name("john");
-    let johns_profile = || users::profile(&pool, Some(susan), &john_name);
+    let johns_profile = async || {
+        users::profile(&pool, Some(susan), &john_name)
+            .await
+            .map(|read| read.profile)
+    };
     assert!(
         johns_profile().await.unwrap().follows_me,
         "john follows susan"

@@ -23,8 +23,8 @@ pub struct Config {
     /// A replica further behind the primary than this serves no reads until it catches up.
     pub replica_max_lag: Duration,
     pub live: LiveLimits,
-    /// How many megabytes of readers' home pages each process keeps (`page_cache`); 0 keeps
-    /// none.
+    /// How many megabytes of rendered pages (home, explore, profiles) each process keeps
+    /// (`page_cache`); 0 keeps none.
     pub page_cache_megabytes: usize,
 }
 

@@ -135,7 +135,7 @@ pub fn router(
     secure_cookies: bool,
     limits: RequestLimits,
     live: Arc<live::Hub>,
-    home_pages: Arc<page_cache::PageCache>,
+    kept_pages: Arc<page_cache::PageCache>,
 ) -> Router {
     telemetry::install();
     let routes = generate_route_list(App);
@@ -143,8 +143,8 @@ pub fn router(
     let provide_state = move || provide_request_context(&context_state);
     let fallback_state = state.clone();
     let sessions = session_layer(state.pool.clone(), secure_cookies);
-    let home_pages = page_cache::PageCacheState {
-        cache: home_pages,
+    let kept_pages = page_cache::PageCacheState {
+        cache: kept_pages,
         pool: state.pool.clone(),
     };
     let pages = Router::new()
@@ -164,7 +164,7 @@ pub fn router(
         // reaches the session store (a database read) before them. The page cache needs the
         // session.
         .layer(axum::middleware::from_fn_with_state(
-            home_pages,
+            kept_pages,
             page_cache::serve,
         ))
         .layer(sessions)

@@ -1,31 +1,48 @@
-//! The signed-in home page, served again while nothing on it has changed (issue #14).
+//! Pages served again while nothing on them has changed (issue #14): each signed-in reader's
+//! home page, and the first page of explore and of every profile, which are the same for
+//! every viewer but for a few bytes.
 //!
 //! Rendering a home page cost about 1.2 ms of server CPU and its statements about 0.9 ms of
-//! PostgreSQL's; a reader who reloads, or comes back to Home, mostly gets the same page. Each
-//! process keeps the last home page it rendered for each reader, and serves it again only after
-//! one statement (`db::users::home_stamp`, read with the signed-in user the page needs anyway)
-//! shows that the database still agrees with it:
+//! PostgreSQL's; a profile or explore about 0.9 ms and 0.3 ms. A reader who reloads, or comes
+//! back to Home, mostly gets the same page, and everyone who opens explore or a popular profile
+//! within the same seconds gets the same posts. Each process keeps the pages it rendered, and
+//! serves one again only after one statement (`app::db::page_stamps`, read with the signed-in
+//! user the page needs anyway) shows that the database still agrees with it:
 //!
-//! - the reader's `home_version` is unchanged: no follow or unfollow by or of them, no edit of
-//!   their profile (triggers move it in the same transaction as the change);
-//! - nobody has edited a profile (a name or avatar may be on the page);
-//! - neither the reader nor anyone they follow has a post begun since the page was known
-//!   complete (by time, not id: see `POSTS_COMMIT_WITHIN`);
-//! - its relative times ("5 minutes ago") still read the same, and it is under a minute old,
-//!   which bounds what is not checked: a Who to follow ranking past its own lifetime.
+//! - a home page: the reader's `home_version` is unchanged (no follow or unfollow by or of
+//!   them, no edit of their profile: triggers move it in the same transaction as the change),
+//!   nobody has edited a profile (a name or avatar may be on the page), and neither the reader
+//!   nor anyone they follow has a post begun since the page was known complete (by time, not
+//!   id: see `POSTS_COMMIT_WITHIN`);
+//! - explore: nobody has edited a profile, and nobody has a post begun since;
+//! - a profile: everything on it is its owner's, so their `home_version` and `last_seen` are
+//!   unchanged and they have no post begun since;
+//! - every page: its relative times ("5 minutes ago") still read the same, and it is under a
+//!   minute old, which bounds what is not checked (a Who to follow ranking past its own
+//!   lifetime, a row edited by hand).
 //!
 //! The check is made in the database on every view, so a change made through any server
 //! process is seen at once; no process has to be told. (Rows edited by hand are seen only where
 //! a trigger counts them: a post's text changed by hand is not; RELIABILITY.md.) The session is
 //! loaded from the database as for every request, so a sign-out anywhere ends it too.
 //!
-//! Only a page that declared itself fit (`respond::page_cacheable_until`: its feed was read
-//! from the primary, every part of it rendered) is kept, never one carrying a one-time message
-//! or setting a cookie. Each response gets its own CSP nonce: the kept page holds the places
-//! where the nonce goes, not the nonce.
+//! Explore and a profile are kept once for all the viewers who see the same page: signed out,
+//! or signed in and standing the same way to the profile's owner (following them or not,
+//! followed by them or not; the owner's own view is rendered each time). Between two such
+//! viewers only who is signed in differs: the page's navigation links to their profile and its
+//! hydration data names them. The kept page has holes there (`Template`), filled for each
+//! viewer, as it has where each response's CSP nonce goes. A render whose viewer is not named
+//! exactly there, and nowhere else in its hydration data, is not kept, so a change of either
+//! in Leptos or in our pages can make the cache miss, never show someone else's name.
+//!
+//! Only a page whose every part declared itself fit (`respond::page_cacheable_until`: read from
+//! the primary, every part rendered) is kept, never one carrying a one-time message or setting
+//! a cookie.
 
-use app::db::users::{HomeStamp, home_stamp};
-use app::model::UserId;
+use app::db::page_stamps::{self, HomeStamp};
+use app::db::users::SignedIn;
+use app::domain::Username;
+use app::model::{CurrentUser, UserId};
 use app::respond::{CACHEABLE_UNTIL_HEADER, NOT_CACHEABLE_HEADER};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -39,45 +56,103 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-/// A rendered home page is 25–40 KB: the default keeps about a thousand.
+/// A rendered page is 15–40 KB: the default keeps about a thousand.
 pub const DEFAULT_MEGABYTES: usize = 32;
 /// A page bigger than this is served but not kept; no page of ours comes near it.
 const MAX_PAGE_BYTES: usize = 256 * 1024;
-/// Says whether a signed-in home page was served again (`hit`) or rendered (`rendered`), as a
-/// CDN's `X-Cache` does: for the person's own page only, and for tests and a look in devtools.
+/// Says whether a page was served again (`hit`) or rendered (`rendered`), as a CDN's `X-Cache`
+/// does: for tests and a look in devtools.
 pub const OUTCOME_HEADER: &str = "x-page-cache";
 
-/// The home pages this process keeps, one per reader, within a budget of bytes.
+/// The pages this process keeps, within a budget of bytes.
 pub struct PageCache {
     budget_bytes: usize,
     pages: Mutex<Pages>,
 }
 
+/// Which page a kept page is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum PageKey {
+    /// A reader's home page.
+    Home(UserId),
+    /// Explore or a profile (`path`), as everyone who stands as `viewer` sees it.
+    Shared { path: String, viewer: Standing },
+}
+
+/// How a viewer stands to a shared page: what, besides who they are, its render depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Standing {
+    SignedOut,
+    /// Signed in; on a profile, whether they follow its owner and whether its owner follows
+    /// them (both false on explore).
+    SignedIn {
+        following: bool,
+        followed_by: bool,
+    },
+}
+
+/// A page view the cache can serve.
+enum View {
+    Home(UserId),
+    Explore(Option<UserId>),
+    Profile(Option<UserId>, Username),
+}
+
 #[derive(Default)]
 struct Pages {
-    by_reader: HashMap<UserId, Arc<KeptPage>>,
+    by_key: HashMap<PageKey, Arc<KeptPage>>,
     bytes: usize,
-    /// One render at a time per reader: the requests that find no page while one is being
+    /// One render at a time per page: the requests that find no page while one is being
     /// rendered wait for it and check it, rather than each rendering the same page. Sixty-four
     /// at once (one person's tabs, or a script) otherwise took the server for half a second.
-    render_turns: HashMap<UserId, Arc<tokio::sync::Mutex<()>>>,
+    render_turns: HashMap<PageKey, Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// What the database said of a page when it was rendered; a view is served the kept page only
+/// while it says the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shows {
+    Home {
+        home_version: i64,
+        profile_edits: i64,
+    },
+    Explore {
+        profile_edits: i64,
+    },
+    Profile {
+        owner_version: i64,
+        owner_last_seen: OffsetDateTime,
+    },
 }
 
 struct KeptPage {
-    home_version: i64,
-    profile_edits: i64,
+    shows: Shows,
     /// The page shows every post begun before this; it moves up with each check that finds no
-    /// newer post of the reader's, so the next check walks only the last seconds of posts.
+    /// newer post on it, so the next check walks only the last seconds of posts.
     posts_complete_before: Mutex<OffsetDateTime>,
     /// Unix milliseconds.
     until: i64,
     kept_at: Instant,
     headers: HeaderMap,
-    /// The page's HTML cut where its nonce was; joined with a fresh one for each response.
-    body_around_nonce: Vec<String>,
-    /// The Content-Security-Policy, cut the same way.
-    policy_around_nonce: Vec<String>,
+    body: Template,
+    /// The Content-Security-Policy, cut where its nonce is.
+    policy: Template,
     bytes: usize,
+}
+
+/// A kept page's text, with holes for what each response puts in its own.
+struct Template {
+    pieces: Vec<Piece>,
+}
+
+enum Piece {
+    Text(String),
+    /// The response's CSP nonce.
+    Nonce,
+    /// The signed-in viewer in the page's hydration data.
+    ViewerData,
+    /// The navigation's link to the viewer's profile.
+    ViewerLink,
 }
 
 #[derive(Clone)]
@@ -96,70 +171,72 @@ impl PageCache {
     }
 
     fn pages(&self) -> std::sync::MutexGuard<'_, Pages> {
-        self.pages
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.pages)
     }
 
-    fn kept(&self, reader: UserId) -> Option<Arc<KeptPage>> {
-        self.pages().by_reader.get(&reader).cloned()
+    fn kept(&self, key: &PageKey) -> Option<Arc<KeptPage>> {
+        self.pages().by_key.get(key).cloned()
     }
 
-    fn render_turn(&self, reader: UserId) -> Arc<tokio::sync::Mutex<()>> {
-        self.pages().render_turns.entry(reader).or_default().clone()
+    fn render_turn(&self, key: &PageKey) -> Arc<tokio::sync::Mutex<()>> {
+        self.pages()
+            .render_turns
+            .entry(key.clone())
+            .or_default()
+            .clone()
     }
 
-    /// Drops the reader's turn once nobody else holds or waits for it.
-    fn end_render_turn(&self, reader: UserId, turn: Arc<tokio::sync::Mutex<()>>) {
+    /// Drops the page's turn once nobody else holds or waits for it.
+    fn end_render_turn(&self, key: &PageKey, turn: Arc<tokio::sync::Mutex<()>>) {
         let mut pages = self.pages();
         drop(turn);
         // Only the map's is left: nobody else has it, and nobody can take it but through the
         // map, which is locked.
         if pages
             .render_turns
-            .get(&reader)
+            .get(key)
             .is_some_and(|turn| Arc::strong_count(turn) == 1)
         {
-            pages.render_turns.remove(&reader);
+            pages.render_turns.remove(key);
         }
     }
 
-    fn forget(&self, reader: UserId) {
+    fn forget(&self, key: &PageKey) {
         let mut pages = self.pages();
-        if let Some(page) = pages.by_reader.remove(&reader) {
+        if let Some(page) = pages.by_key.remove(key) {
             pages.bytes -= page.bytes;
         }
     }
 
-    fn keep(&self, reader: UserId, page: KeptPage) {
+    fn keep(&self, key: PageKey, page: KeptPage) {
         if page.bytes > self.budget_bytes {
             return;
         }
         let mut pages = self.pages();
-        if let Some(old) = pages.by_reader.remove(&reader) {
+        if let Some(old) = pages.by_key.remove(&key) {
             pages.bytes -= old.bytes;
         }
         if pages.bytes + page.bytes > self.budget_bytes {
             // Pages past their time go first, then those with the least time left. A scan of
             // the kept pages, on a render that took far longer.
             let now = unix_millis();
-            let mut by_time_left: Vec<(i64, UserId)> = pages
-                .by_reader
+            let mut by_time_left: Vec<(i64, PageKey)> = pages
+                .by_key
                 .iter()
-                .map(|(reader, kept)| (kept.until, *reader))
+                .map(|(key, kept)| (kept.until, key.clone()))
                 .collect();
             by_time_left.sort_unstable_by_key(|(until, _)| *until);
-            for (until, reader) in by_time_left {
+            for (until, key) in by_time_left {
                 if until > now && pages.bytes + page.bytes <= self.budget_bytes {
                     break;
                 }
-                if let Some(evicted) = pages.by_reader.remove(&reader) {
+                if let Some(evicted) = pages.by_key.remove(&key) {
                     pages.bytes -= evicted.bytes;
                 }
             }
         }
         pages.bytes += page.bytes;
-        pages.by_reader.insert(reader, Arc::new(page));
+        pages.by_key.insert(key, Arc::new(page));
     }
 }
 
@@ -171,45 +248,204 @@ fn unix_millis() -> i64 {
         })
 }
 
-/// `GET /` as a page: no query (older pages are not kept), no one-time message waiting.
-fn is_plain_home_view(request: &Request) -> bool {
-    request.method() == Method::GET
-        && request.uri().path() == "/"
-        && request.uri().query().is_none()
-        && app::flash::waiting(request.headers()).is_none()
-}
-
-fn outcome(name: &'static str) {
-    metrics::counter!("microblog_page_cache_total", "outcome" => name).increment(1);
-}
-
-/// The middleware: serves a kept home page when the database agrees with it, and keeps each
-/// home page it lets through that declared itself fit. Removes the pages' cache headers from
-/// every response.
-pub async fn serve(State(state): State<PageCacheState>, request: Request, next: Next) -> Response {
-    let reader = match request.extensions().get::<Session>() {
-        Some(session) if state.cache.budget_bytes > 0 && is_plain_home_view(&request) => {
-            // The same call pages make: it also renews an active person's session once a day.
-            app::auth::signed_in_user_id(session).await.ok().flatten()
-        }
-        _ => None,
+/// Which page a request asks for, if it is one the cache can serve: a `GET` of a first page
+/// (older pages are not kept) with no one-time message waiting. With the request's session.
+fn page_asked(request: &Request) -> Option<(Asked, Session)> {
+    if request.method() != Method::GET || request.uri().query().is_some() {
+        return None;
+    }
+    let asked = match request.uri().path() {
+        "/" => Asked::Home,
+        "/explore" => Asked::Explore,
+        path => Asked::Profile(app::api::existing_username(path.strip_prefix("/user/")?).ok()?),
     };
-    let Some(reader) = reader else {
+    if app::flash::waiting(request.headers()).is_some() {
+        return None;
+    }
+    let session = request.extensions().get::<Session>()?.clone();
+    Some((asked, session))
+}
+
+enum Asked {
+    Home,
+    Explore,
+    Profile(Username),
+}
+
+/// The view, once the session says who asks: Home only for someone signed in.
+async fn view_of(asked: Asked, session: &Session) -> Option<View> {
+    // The same call pages make: it also renews an active person's session once a day.
+    let viewer = app::auth::signed_in_user_id(session).await.ok()?;
+    match asked {
+        Asked::Home => viewer.map(View::Home),
+        Asked::Explore => Some(View::Explore(viewer)),
+        Asked::Profile(name) => Some(View::Profile(viewer, name)),
+    }
+}
+
+impl View {
+    fn path(&self) -> String {
+        match self {
+            View::Home(_) => "/".to_owned(),
+            View::Explore(_) => "/explore".to_owned(),
+            View::Profile(_, name) => format!("/user/{}", name.as_str()),
+        }
+    }
+
+    /// The pages this view may be served, before the database says how the viewer stands.
+    fn candidates(&self) -> Vec<PageKey> {
+        let shared = |viewer| PageKey::Shared {
+            path: self.path(),
+            viewer,
+        };
+        let signed_in = |following, followed_by| {
+            shared(Standing::SignedIn {
+                following,
+                followed_by,
+            })
+        };
+        match self {
+            View::Home(reader) => vec![PageKey::Home(*reader)],
+            View::Explore(None) | View::Profile(None, _) => vec![shared(Standing::SignedOut)],
+            View::Explore(Some(_)) => vec![signed_in(false, false)],
+            View::Profile(Some(_), _) => vec![
+                signed_in(false, false),
+                signed_in(true, false),
+                signed_in(false, true),
+                signed_in(true, true),
+            ],
+        }
+    }
+}
+
+/// What a view's statement said: which page is the viewer's, and what it must show.
+struct Stamp {
+    key: PageKey,
+    shows: Shows,
+    /// The viewer, when signed in: the render reads them from here, and a shared page is
+    /// filled with them.
+    signed_in: Option<SignedIn>,
+    posts_settled_before: OffsetDateTime,
+    posted_since: bool,
+}
+
+/// The view's stamp; `Err` when the page is not the cache's to serve (the viewer's account is
+/// gone, nobody has the profile's name, it is the viewer's own profile) or the database is
+/// away: the page then says so as it always did.
+async fn stamp_of(pool: &PgPool, view: &View, since: Option<OffsetDateTime>) -> Result<Stamp, ()> {
+    let standing = |signed_in: &Option<SignedIn>, following, followed_by| match signed_in {
+        Some(_) => Standing::SignedIn {
+            following,
+            followed_by,
+        },
+        None => Standing::SignedOut,
+    };
+    // A viewer the session names but the database no longer has.
+    let gone =
+        |asked: &Option<UserId>, found: &Option<SignedIn>| asked.is_some() && found.is_none();
+    match view {
+        View::Home(reader) => {
+            let Ok(Some(stamp)) = page_stamps::home_stamp(pool, *reader, since).await else {
+                return Err(());
+            };
+            Ok(home(stamp))
+        }
+        View::Explore(viewer) => {
+            let stamp = page_stamps::explore_stamp(pool, *viewer, since)
+                .await
+                .map_err(|_| ())?;
+            if gone(viewer, &stamp.viewer) {
+                return Err(());
+            }
+            Ok(Stamp {
+                key: PageKey::Shared {
+                    path: view.path(),
+                    viewer: standing(&stamp.viewer, false, false),
+                },
+                shows: Shows::Explore {
+                    profile_edits: stamp.profile_edits,
+                },
+                signed_in: stamp.viewer,
+                posts_settled_before: stamp.posts_settled_before,
+                posted_since: stamp.posted_since,
+            })
+        }
+        View::Profile(viewer, name) => {
+            let Ok(Some(stamp)) = page_stamps::profile_stamp(pool, *viewer, name, since).await
+            else {
+                return Err(());
+            };
+            if gone(viewer, &stamp.viewer) || *viewer == Some(stamp.owner) {
+                return Err(());
+            }
+            Ok(Stamp {
+                key: PageKey::Shared {
+                    path: view.path(),
+                    viewer: standing(
+                        &stamp.viewer,
+                        stamp.followed_by_viewer,
+                        stamp.follows_viewer,
+                    ),
+                },
+                shows: Shows::Profile {
+                    owner_version: stamp.owner_version,
+                    owner_last_seen: stamp.owner_last_seen,
+                },
+                signed_in: stamp.viewer,
+                posts_settled_before: stamp.posts_settled_before,
+                posted_since: stamp.posted_since,
+            })
+        }
+    }
+}
+
+fn home(stamp: HomeStamp) -> Stamp {
+    Stamp {
+        key: PageKey::Home(stamp.signed_in.user.id),
+        shows: Shows::Home {
+            home_version: stamp.home_version,
+            profile_edits: stamp.profile_edits,
+        },
+        signed_in: Some(stamp.signed_in),
+        posts_settled_before: stamp.posts_settled_before,
+        posted_since: stamp.posted_since,
+    }
+}
+
+fn outcome(key: &PageKey, name: &'static str) {
+    let page = match key {
+        PageKey::Home(_) => "home",
+        PageKey::Shared { path, .. } if path == "/explore" => "explore",
+        PageKey::Shared { .. } => "profile",
+    };
+    metrics::counter!("microblog_page_cache_total", "page" => page, "outcome" => name).increment(1);
+}
+
+/// The middleware: serves a kept page when the database agrees with it, and keeps each page it
+/// lets through that declared itself fit. Removes the pages' cache headers from every
+/// response.
+pub async fn serve(State(state): State<PageCacheState>, request: Request, next: Next) -> Response {
+    let asked = page_asked(&request).filter(|_| state.cache.budget_bytes > 0);
+    let view = match asked {
+        Some((asked, session)) => view_of(asked, &session).await,
+        None => None,
+    };
+    let Some(view) = view else {
         return without_cache_headers(next.run(request).await);
     };
     let checked_at = Instant::now();
-    match check(&state, reader).await {
+    match check(&state, &view).await {
         Ok(Checked::Shows(page)) => page,
         // A page that changed is rendered at once: whoever else renders it meanwhile renders it
         // for a change of their own. Waiting for them cost the soak 45 ms at p99.
         Ok(Checked::Render {
             stamp,
             why: Unkept::Changed,
-        }) => render(&state, reader, stamp, Unkept::Changed, request, next).await,
+        }) => render(&state, stamp, Unkept::Changed, request, next).await,
         Ok(Checked::Render {
             stamp,
             why: Unkept::Missing,
-        }) => render_in_turn(&state, reader, (checked_at, stamp), request, next).await,
+        }) => render_in_turn(&state, &view, (checked_at, stamp), request, next).await,
         Err(()) => without_cache_headers(next.run(request).await),
     }
 }
@@ -217,14 +453,14 @@ pub async fn serve(State(state): State<PageCacheState>, request: Request, next: 
 enum Checked {
     /// The kept page, as this response.
     Shows(Response),
-    /// The page must be rendered, for this reader as the database has them now.
-    Render { stamp: HomeStamp, why: Unkept },
+    /// The page must be rendered, for this viewer as the database has it now.
+    Render { stamp: Stamp, why: Unkept },
 }
 
 /// Why no kept page could serve a view.
 #[derive(Clone, Copy)]
 enum Unkept {
-    /// None is kept for the reader.
+    /// None is kept for the viewer.
     Missing,
     /// The kept one no longer shows what the database says.
     Changed,
@@ -239,24 +475,38 @@ impl Unkept {
     }
 }
 
-/// The reader's kept page checked against the database. `Err` when the account is gone or the
-/// database is away: the page says so as it always did.
-async fn check(state: &PageCacheState, reader: UserId) -> Result<Checked, ()> {
-    let kept = state.cache.kept(reader);
+/// The view's kept page checked against the database. `Err` as for `stamp_of`.
+async fn check(state: &PageCacheState, view: &View) -> Result<Checked, ()> {
     // A page past its time is not checked (its walk of posts would start where it was left)
-    // and never served.
-    let in_time = kept.as_ref().filter(|kept| unix_millis() < kept.until);
-    let since = in_time.map(|kept| *lock(&kept.posts_complete_before));
-    let Ok(Some(stamp)) = home_stamp(&state.pool, reader, since).await else {
-        return Err(());
-    };
+    // and never served. Before the statement it is not known which of a profile's pages is
+    // the viewer's: posts are checked from the earliest point any of them needs.
+    let now = unix_millis();
+    let kept_before: Vec<(PageKey, Arc<KeptPage>)> = view
+        .candidates()
+        .into_iter()
+        .filter_map(|key| state.cache.kept(&key).map(|kept| (key, kept)))
+        .collect();
+    let since = kept_before
+        .iter()
+        .filter(|(_, kept)| now < kept.until)
+        .map(|(_, kept)| *lock(&kept.posts_complete_before))
+        .min();
+    let stamp = stamp_of(&state.pool, view, since).await?;
+    // The page as it was before the statement: one kept while it ran is for `render_in_turn`
+    // to find, not to be taken for a page that changed.
+    let kept = kept_before
+        .into_iter()
+        .find(|(key, _)| *key == stamp.key)
+        .map(|(_, kept)| kept)
+        .filter(|kept| now < kept.until);
     match kept {
         Some(kept) if since.is_some() && still_shows(&kept, &stamp) => {
             let mut complete_before = lock(&kept.posts_complete_before);
             *complete_before = (*complete_before).max(stamp.posts_settled_before);
             drop(complete_before);
-            outcome("hit");
-            Ok(Checked::Shows(with_outcome(kept.response(), "hit")))
+            outcome(&stamp.key, "hit");
+            let viewer = stamp.signed_in.as_ref().map(|signed_in| &signed_in.user);
+            Ok(Checked::Shows(with_outcome(kept.response(viewer), "hit")))
         }
         Some(_) => Ok(Checked::Render {
             stamp,
@@ -269,21 +519,22 @@ async fn check(state: &PageCacheState, reader: UserId) -> Result<Checked, ()> {
     }
 }
 
-/// Renders the reader's first page, unless another request is already rendering it: the views
-/// that find no page at all (a first visit, several tabs opened at once) wait for that one
-/// render rather than each rendering. The turn is only a barrier for them: once it is free they
-/// check again if a page was kept meanwhile, and render alongside each other if not (the page
-/// may not have been fit to keep). The first in line renders on what it found, without a
-/// statement more.
+/// Renders the page, unless another request is already rendering it: the views that find no
+/// page at all (a first visit, several tabs opened at once, many viewers of a page just
+/// changed) wait for that one render rather than each rendering. The turn is only a barrier
+/// for them: once it is free they check again if a page was kept meanwhile, and render
+/// alongside each other if not (the page may not have been fit to keep). The first in line
+/// renders on what it found, without a statement more.
 async fn render_in_turn(
     state: &PageCacheState,
-    reader: UserId,
-    first_check: (Instant, HomeStamp),
+    view: &View,
+    first_check: (Instant, Stamp),
     request: Request,
     next: Next,
 ) -> Response {
     let (checked_at, stamp) = first_check;
-    let turn = state.cache.render_turn(reader);
+    let key = stamp.key.clone();
+    let turn = state.cache.render_turn(&key);
     let in_turn = match turn.clone().try_lock_owned() {
         Ok(in_turn) => Some(in_turn),
         Err(_) => {
@@ -295,10 +546,10 @@ async fn render_in_turn(
     // have kept a page that shows.
     let kept_since_checked = state
         .cache
-        .kept(reader)
+        .kept(&key)
         .is_some_and(|kept| kept.kept_at > checked_at);
     let checked = match kept_since_checked {
-        true => check(state, reader).await,
+        true => check(state, view).await,
         false => Ok(Checked::Render {
             stamp,
             why: Unkept::Missing,
@@ -306,33 +557,29 @@ async fn render_in_turn(
     };
     let response = match checked {
         Ok(Checked::Shows(page)) => page,
-        Ok(Checked::Render { stamp, why }) => {
-            render(state, reader, stamp, why, request, next).await
-        }
+        Ok(Checked::Render { stamp, why }) => render(state, stamp, why, request, next).await,
         Err(()) => without_cache_headers(next.run(request).await),
     };
     drop(in_turn);
-    state.cache.end_render_turn(reader, turn);
+    state.cache.end_render_turn(&key, turn);
     response
 }
 
 async fn render(
     state: &PageCacheState,
-    reader: UserId,
-    stamp: HomeStamp,
+    stamp: Stamp,
     why: Unkept,
     mut request: Request,
     next: Next,
 ) -> Response {
-    outcome(why.outcome());
-    state.cache.forget(reader);
+    outcome(&stamp.key, why.outcome());
+    state.cache.forget(&stamp.key);
     // The render would read the same row again: it finds it in the request's memo.
-    request.extensions_mut().insert(stamp.signed_in.clone());
+    if let Some(signed_in) = &stamp.signed_in {
+        request.extensions_mut().insert(signed_in.clone());
+    }
     let response = next.run(request).await;
-    with_outcome(
-        keep_if_fit(&state.cache, reader, &stamp, response).await,
-        "rendered",
-    )
+    with_outcome(keep_if_fit(&state.cache, stamp, response).await, "rendered")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -342,10 +589,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Whether a page in its time still shows what the database says.
-fn still_shows(kept: &KeptPage, stamp: &HomeStamp) -> bool {
-    kept.home_version == stamp.home_version
-        && kept.profile_edits == stamp.profile_edits
-        && !stamp.posted_since
+fn still_shows(kept: &KeptPage, stamp: &Stamp) -> bool {
+    kept.shows == stamp.shows && !stamp.posted_since
 }
 
 fn without_cache_headers(mut response: Response) -> Response {
@@ -363,22 +608,27 @@ fn with_outcome(mut response: Response, outcome: &'static str) -> Response {
     response
 }
 
+/// The earliest time the page's parts declared, if any did and none refused.
+fn fit_until(headers: &HeaderMap) -> Option<i64> {
+    if headers.contains_key(NOT_CACHEABLE_HEADER) {
+        return None;
+    }
+    headers
+        .get_all(CACHEABLE_UNTIL_HEADER)
+        .iter()
+        .map(|value| value.to_str().ok()?.parse::<i64>().ok())
+        .collect::<Option<Vec<i64>>>()?
+        .into_iter()
+        .min()
+}
+
 /// The render's response, passed on; kept first when it is a whole page fit to serve again.
 /// The stamp was read before the render, so the page shows at least what it describes: a
 /// change between the two only makes the next check fail.
-async fn keep_if_fit(
-    cache: &PageCache,
-    reader: UserId,
-    stamp: &HomeStamp,
-    response: Response,
-) -> Response {
-    let until = response
-        .headers()
-        .get(CACHEABLE_UNTIL_HEADER)
-        .and_then(|value| value.to_str().ok()?.parse::<i64>().ok());
-    let fit = response.status() == StatusCode::OK
-        && !response.headers().contains_key(NOT_CACHEABLE_HEADER)
-        && !response.headers().contains_key(header::SET_COOKIE);
+async fn keep_if_fit(cache: &PageCache, stamp: Stamp, response: Response) -> Response {
+    let until = fit_until(response.headers());
+    let fit =
+        response.status() == StatusCode::OK && !response.headers().contains_key(header::SET_COOKIE);
     let (Some(until), true) = (until, fit) else {
         return without_cache_headers(response);
     };
@@ -389,35 +639,41 @@ async fn keep_if_fit(
     let bytes = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(bytes) => bytes,
         Err(error) => {
-            tracing::warn!(%error, "home page body could not be read");
+            tracing::warn!(%error, "page body could not be read");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let nonce = parts
+    // A home page is only ever its reader's: only a shared page has holes for the viewer.
+    let viewer = match &stamp.key {
+        PageKey::Home(_) => None,
+        PageKey::Shared { .. } => stamp.signed_in.as_ref().map(|signed_in| &signed_in.user),
+    };
+    let policy = parts
         .headers
         .get(header::CONTENT_SECURITY_POLICY)
-        .and_then(|policy| policy.to_str().ok())
-        .and_then(nonce_of);
-    if let (Some(nonce), Ok(html), true) = (
-        nonce,
-        std::str::from_utf8(&bytes),
-        bytes.len() <= MAX_PAGE_BYTES,
-    ) {
-        let policy = parts.headers[header::CONTENT_SECURITY_POLICY]
-            .to_str()
-            .unwrap_or_default();
-        let page = KeptPage {
-            home_version: stamp.home_version,
-            profile_edits: stamp.profile_edits,
-            posts_complete_before: Mutex::new(stamp.posts_settled_before),
-            until,
-            kept_at: Instant::now(),
-            body_around_nonce: html.split(nonce).map(str::to_owned).collect(),
-            policy_around_nonce: policy.split(nonce).map(str::to_owned).collect(),
-            headers: parts.headers.clone(),
-            bytes: bytes.len(),
-        };
-        cache.keep(reader, page);
+        .and_then(|policy| policy.to_str().ok());
+    let nonce = policy.and_then(nonce_of);
+    let templates = match (policy, nonce, std::str::from_utf8(&bytes)) {
+        (Some(policy), Some(nonce), Ok(html)) if bytes.len() <= MAX_PAGE_BYTES => {
+            Template::cut(html, nonce, viewer).zip(Template::cut(policy, nonce, None))
+        }
+        _ => None,
+    };
+    match templates {
+        Some((body, policy)) => {
+            let page = KeptPage {
+                shows: stamp.shows,
+                posts_complete_before: Mutex::new(stamp.posts_settled_before),
+                until,
+                kept_at: Instant::now(),
+                body,
+                policy,
+                headers: parts.headers.clone(),
+                bytes: bytes.len(),
+            };
+            cache.keep(stamp.key, page);
+        }
+        None => tracing::debug!("a page fit to keep could not be cut into a template"),
     }
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -429,12 +685,88 @@ fn nonce_of(policy: &str) -> Option<&str> {
     Some(&policy[start..start + length]).filter(|nonce| nonce.len() >= 16)
 }
 
+/// The signed-in user as a page's hydration data carries them: Leptos writes each resource's
+/// JSON as a JavaScript string literal (Rust's `{:?}` of it, with `<` escaped), and the
+/// session's resource holds `Result<Option<CurrentUser>, _>`.
+fn viewer_data(user: &CurrentUser) -> String {
+    let json =
+        serde_json::to_string(&Ok::<Option<&CurrentUser>, ()>(Some(user))).unwrap_or_default();
+    format!("{:?}", json.replace('<', "\\u003c"))
+}
+
+/// The navigation's link to the user's profile (`components::nav`).
+fn viewer_link(user: &CurrentUser) -> String {
+    format!("href=\"/user/{}\"", user.username)
+}
+
+impl Template {
+    /// `text` with a hole at every `nonce` and, given the viewer it was rendered for, where it
+    /// names them: once in the hydration data, once in the navigation (before `<main`). `None`
+    /// when they are not found exactly so.
+    fn cut(text: &str, nonce: &str, viewer: Option<&CurrentUser>) -> Option<Template> {
+        let mut holes: Vec<(usize, usize, Piece)> = text
+            .match_indices(nonce)
+            .map(|(at, found)| (at, found.len(), Piece::Nonce))
+            .collect();
+        if let Some(viewer) = viewer {
+            let once = |within: &str, wanted: &str| {
+                let mut found = within.match_indices(wanted).map(|(at, _)| at);
+                found.next().filter(|_| found.next().is_none())
+            };
+            let data = viewer_data(viewer);
+            holes.push((once(text, &data)?, data.len(), Piece::ViewerData));
+            let link = viewer_link(viewer);
+            let navigation = &text[..text.find("<main")?];
+            holes.push((once(navigation, &link)?, link.len(), Piece::ViewerLink));
+        }
+        holes.sort_by_key(|(at, ..)| *at);
+        let mut pieces = Vec::with_capacity(2 * holes.len() + 1);
+        let mut from = 0;
+        for (at, length, piece) in holes {
+            if at < from {
+                return None;
+            }
+            pieces.push(Piece::Text(text[from..at].to_owned()));
+            pieces.push(piece);
+            from = at + length;
+        }
+        pieces.push(Piece::Text(text[from..].to_owned()));
+        Some(Template { pieces })
+    }
+
+    fn fill(&self, nonce: &str, viewer: Option<&CurrentUser>) -> String {
+        let (data, link) = match viewer {
+            Some(viewer) => (viewer_data(viewer), viewer_link(viewer)),
+            None => (String::new(), String::new()),
+        };
+        let mut text = String::with_capacity(
+            self.pieces
+                .iter()
+                .map(|piece| match piece {
+                    Piece::Text(text) => text.len(),
+                    _ => 64,
+                })
+                .sum(),
+        );
+        for piece in &self.pieces {
+            text.push_str(match piece {
+                Piece::Text(part) => part,
+                Piece::Nonce => nonce,
+                Piece::ViewerData => &data,
+                Piece::ViewerLink => &link,
+            });
+        }
+        text
+    }
+}
+
 impl KeptPage {
-    fn response(&self) -> Response {
+    /// The page for `viewer` (the one signed in, if anyone), with a fresh nonce.
+    fn response(&self, viewer: Option<&CurrentUser>) -> Response {
         let nonce = leptos::nonce::Nonce::new();
-        let body = self.body_around_nonce.join(&*nonce);
+        let body = self.body.fill(&nonce, viewer);
         let mut headers = self.headers.clone();
-        match HeaderValue::from_str(&self.policy_around_nonce.join(&*nonce)) {
+        match HeaderValue::from_str(&self.policy.fill(&nonce, None)) {
             Ok(policy) => {
                 headers.insert(header::CONTENT_SECURITY_POLICY, policy);
             }
@@ -453,16 +785,19 @@ mod tests {
 
     fn page(until: i64, bytes: usize) -> KeptPage {
         KeptPage {
-            home_version: 0,
-            profile_edits: 0,
+            shows: Shows::Explore { profile_edits: 0 },
             posts_complete_before: Mutex::new(OffsetDateTime::UNIX_EPOCH),
             until,
             kept_at: Instant::now(),
             headers: HeaderMap::new(),
-            body_around_nonce: Vec::new(),
-            policy_around_nonce: Vec::new(),
+            body: Template { pieces: Vec::new() },
+            policy: Template { pieces: Vec::new() },
             bytes,
         }
+    }
+
+    fn home(reader: i64) -> PageKey {
+        PageKey::Home(UserId::new(reader))
     }
 
     #[test]
@@ -470,26 +805,26 @@ mod tests {
         let cache = PageCache::new(1);
         let megabyte = 1024 * 1024;
         let later = unix_millis() + 60_000;
-        cache.keep(UserId::new(1), page(0, megabyte / 2));
-        cache.keep(UserId::new(2), page(later, megabyte / 2));
-        cache.keep(UserId::new(3), page(later + 1, megabyte / 2));
-        assert!(cache.kept(UserId::new(1)).is_none(), "past its time");
-        assert!(cache.kept(UserId::new(2)).is_some() && cache.kept(UserId::new(3)).is_some());
+        cache.keep(home(1), page(0, megabyte / 2));
+        cache.keep(home(2), page(later, megabyte / 2));
+        cache.keep(home(3), page(later + 1, megabyte / 2));
+        assert!(cache.kept(&home(1)).is_none(), "past its time");
+        assert!(cache.kept(&home(2)).is_some() && cache.kept(&home(3)).is_some());
 
-        cache.keep(UserId::new(4), page(later + 2, megabyte / 2));
-        assert!(cache.kept(UserId::new(2)).is_none(), "least time left");
-        assert!(cache.kept(UserId::new(4)).is_some());
+        cache.keep(home(4), page(later + 2, megabyte / 2));
+        assert!(cache.kept(&home(2)).is_none(), "least time left");
+        assert!(cache.kept(&home(4)).is_some());
         assert_eq!(cache.pages().bytes, megabyte);
 
-        cache.keep(UserId::new(4), page(later + 3, megabyte / 4));
+        cache.keep(home(4), page(later + 3, megabyte / 4));
         assert_eq!(
             cache.pages().bytes,
             megabyte / 2 + megabyte / 4,
             "replaced, not added"
         );
-        cache.keep(UserId::new(5), page(later, 2 * megabyte));
+        cache.keep(home(5), page(later, 2 * megabyte));
         assert!(
-            cache.kept(UserId::new(5)).is_none(),
+            cache.kept(&home(5)).is_none(),
             "bigger than the whole budget"
         );
     }
@@ -506,5 +841,57 @@ mod tests {
             None,
             "too short to be ours"
         );
+    }
+
+    #[test]
+    fn a_shared_page_is_cut_where_it_names_its_viewer_and_filled_for_each() {
+        let alice = CurrentUser {
+            id: UserId::new(7),
+            username: "alice".to_owned(),
+        };
+        let bob = CurrentUser {
+            id: UserId::new(12),
+            username: "bob".to_owned(),
+        };
+        let page = |viewer: &CurrentUser, nonce: &str| {
+            format!(
+                "<header><a href=\"/\">Home</a><a {}>Profile</a></header><main>\
+                 <a href=\"/user/alice\">alice</a><script nonce=\"{nonce}\">\
+                 __RESOLVED_RESOURCES[0] = {};</script></main>",
+                viewer_link(viewer),
+                viewer_data(viewer)
+            )
+        };
+        let nonce = "AbCdEfGhIjKlMnOpQrStUv";
+        let template = Template::cut(&page(&alice, nonce), nonce, Some(&alice)).unwrap();
+        assert_eq!(
+            template.fill("ZyXwVuTsRqPoNmLkJiHgFe", Some(&bob)),
+            page(&bob, "ZyXwVuTsRqPoNmLkJiHgFe"),
+            "alice's post keeps her name; the navigation and the data are bob's"
+        );
+        assert!(viewer_data(&alice).contains(r#"\"username\":\"alice\""#));
+
+        let twice = format!("{}{}", page(&alice, nonce), viewer_data(&alice));
+        assert!(
+            Template::cut(&twice, nonce, Some(&alice)).is_none(),
+            "named twice in the data: not kept"
+        );
+        let unnamed = page(&alice, nonce).replace(&viewer_link(&alice), "href=\"/me\"");
+        assert!(
+            Template::cut(&unnamed, nonce, Some(&alice)).is_none(),
+            "no link to the viewer: not kept"
+        );
+    }
+
+    #[test]
+    fn a_page_is_kept_until_its_earliest_part_and_never_when_a_part_refuses() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(fit_until(&headers), None, "no part declared");
+        for until in ["2000", "1000", "3000"] {
+            headers.append(CACHEABLE_UNTIL_HEADER, HeaderValue::from_static(until));
+        }
+        assert_eq!(fit_until(&headers), Some(1000));
+        headers.insert(NOT_CACHEABLE_HEADER, HeaderValue::from_static("1"));
+        assert_eq!(fit_until(&headers), None);
     }
 }

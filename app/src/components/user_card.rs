@@ -16,7 +16,11 @@ pub async fn get_profile(username: String) -> Result<Profile, AppError> {
     use crate::{api, db};
     api::read("profile", async |request| {
         let username = api::existing_username(&username)?;
-        db::users::profile(&request.reads().await?, request.viewer().await?, &username).await
+        let read_from = time::OffsetDateTime::now_utc();
+        let read =
+            db::users::profile(&request.reads().await?, request.viewer().await?, &username).await?;
+        request.page_part_cacheable([read.last_seen], read_from);
+        Ok(read.profile)
     })
     .await
 }

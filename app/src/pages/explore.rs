@@ -12,7 +12,10 @@ pub async fn explore_posts(
     use crate::{api, db, model::PageRequest};
     api::read("explore", async |request| {
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
-        db::posts::explore(&request.reads().await?, page).await
+        let read_from = time::OffsetDateTime::now_utc();
+        let posts = db::posts::explore(&request.reads().await?, page).await?;
+        request.page_part_cacheable(crate::present::post_times(&posts), read_from);
+        Ok(posts)
     })
     .await
 }

@@ -26,30 +26,13 @@ pub async fn home_feed(
         // seconds ago") is not taken for one that lasts.
         let written_from = time::OffsetDateTime::now_utc();
         let posts = db::posts::followed_posts(&request.reads().await?, me, following, page).await?;
-        // A replica may not have every post the page cache's check counts as shown.
-        if page == PageRequest::First && request.reads_went_to_primary() {
-            crate::respond::page_cacheable_until(unchanged_until(&posts, written_from));
+        // Only the first page is kept.
+        if page == PageRequest::First {
+            request.page_part_cacheable(crate::present::post_times(&posts), written_from);
         }
         Ok(posts)
     })
     .await
-}
-
-/// Until when the page's relative times ("5 minutes ago") all read as they do now, and at
-/// most a minute: what the page cache does not check (a Who to follow ranking past its
-/// lifetime) is then never older than that.
-#[cfg(feature = "ssr")]
-fn unchanged_until(posts: &Page<PostView>, now: time::OffsetDateTime) -> time::OffsetDateTime {
-    use crate::present::relative_time_unchanged_until;
-    use time::{Duration, OffsetDateTime};
-    posts
-        .items
-        .iter()
-        .filter_map(|post| {
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(post.cursor.micros) * 1_000).ok()
-        })
-        .map(|at| relative_time_unchanged_until(at, now))
-        .fold(now + Duration::MINUTE, std::cmp::min)
 }
 
 /// Publishes a post and answers with the message to show, with or without JavaScript.

@@ -21,7 +21,11 @@ pub async fn get_user_posts(
     api::read("user_posts", async |request| {
         let username = api::existing_username(&username)?;
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
-        db::posts::user_posts(&request.reads().await?, &username, page, PAGE_SIZE).await
+        let read_from = time::OffsetDateTime::now_utc();
+        let posts =
+            db::posts::user_posts(&request.reads().await?, &username, page, PAGE_SIZE).await?;
+        request.page_part_cacheable(crate::present::post_times(&posts), read_from);
+        Ok(posts)
     })
     .await
 }

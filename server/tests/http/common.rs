@@ -36,6 +36,15 @@ pub fn generous_throttle() -> ThrottleSettings {
 }
 
 pub fn app_with_throttle(pool: &PgPool, throttle: ThrottleSettings) -> Router {
+    app_keeping(pool, throttle, server::page_cache::DEFAULT_MEGABYTES)
+}
+
+/// A server process that keeps no page: every view is rendered.
+pub fn app_keeping_no_pages(pool: &PgPool) -> Router {
+    app_keeping(pool, generous_throttle(), 0)
+}
+
+fn app_keeping(pool: &PgPool, throttle: ThrottleSettings, page_megabytes: usize) -> Router {
     let state = AppState {
         leptos_options: LeptosOptions::builder().output_name("microblog").build(),
         pool: pool.clone(),
@@ -43,7 +52,7 @@ pub fn app_with_throttle(pool: &PgPool, throttle: ThrottleSettings) -> Router {
         replicas: Arc::default(),
     };
     let live = server::live::Hub::start(pool.clone(), server::live::LiveLimits::default());
-    let page_cache = server::page_cache::PageCache::new(server::page_cache::DEFAULT_MEGABYTES);
+    let page_cache = server::page_cache::PageCache::new(page_megabytes);
     server::router(state, false, RequestLimits::default(), live, page_cache)
 }
 

@@ -7,3 +7,4 @@ mod common;
 mod hardening;
 mod live;
 mod page_cache;
+mod shared_pages;
