@@ -106,7 +106,14 @@ struct Pages {
     /// rendered wait for it and check it, rather than each rendering the same page. Sixty-four
     /// at once (one person's tabs, or a script) otherwise took the server for half a second.
     render_turns: HashMap<PageKey, Arc<tokio::sync::Mutex<()>>>,
+    /// Profiles rendered once lately, and until when that counts (unix milliseconds): see
+    /// `worth_keeping`.
+    profiles_rendered_once: HashMap<PageKey, i64>,
 }
+
+/// How many profiles `profiles_rendered_once` remembers at most: a few hundred kilobytes of
+/// keys, whatever a crawler walks through.
+const PROFILES_REMEMBERED: usize = 10_000;
 
 /// What the database said of a page when it was rendered; a view is served the kept page only
 /// while it says the same.
@@ -199,6 +206,34 @@ impl PageCache {
         {
             pages.render_turns.remove(key);
         }
+    }
+
+    /// Whether a render of `key` is worth keeping. A profile is kept from its second render
+    /// within a minute: most are viewed once, by one person (the soak's random profiles filled
+    /// the whole budget within seconds, each page kept for nothing, and the server's memory
+    /// with it), while one that is viewed again is likely to be viewed more.
+    fn worth_keeping(&self, key: &PageKey) -> bool {
+        let PageKey::Shared { path, .. } = key else {
+            return true;
+        };
+        if path == "/explore" {
+            return true;
+        }
+        let now = unix_millis();
+        let mut pages = self.pages();
+        let seen = &mut pages.profiles_rendered_once;
+        if seen.get(key).is_some_and(|until| now < *until) {
+            seen.remove(key);
+            return true;
+        }
+        if seen.len() >= PROFILES_REMEMBERED {
+            seen.retain(|_, until| now < *until);
+            if seen.len() >= PROFILES_REMEMBERED {
+                seen.clear();
+            }
+        }
+        seen.insert(key.clone(), now + 60_000);
+        false
     }
 
     fn forget(&self, key: &PageKey) {
@@ -462,7 +497,7 @@ enum Checked {
 enum Unkept {
     /// None is kept for the viewer.
     Missing,
-    /// The kept one no longer shows what the database says.
+    /// The kept one no longer shows what the database says, or is past its time.
     Changed,
 }
 
@@ -497,10 +532,9 @@ async fn check(state: &PageCacheState, view: &View) -> Result<Checked, ()> {
     let kept = kept_before
         .into_iter()
         .find(|(key, _)| *key == stamp.key)
-        .map(|(_, kept)| kept)
-        .filter(|kept| now < kept.until);
+        .map(|(_, kept)| kept);
     match kept {
-        Some(kept) if since.is_some() && still_shows(&kept, &stamp) => {
+        Some(kept) if now < kept.until && since.is_some() && still_shows(&kept, &stamp) => {
             let mut complete_before = lock(&kept.posts_complete_before);
             *complete_before = (*complete_before).max(stamp.posts_settled_before);
             drop(complete_before);
@@ -579,7 +613,10 @@ async fn render(
         request.extensions_mut().insert(signed_in.clone());
     }
     let response = next.run(request).await;
-    with_outcome(keep_if_fit(&state.cache, stamp, response).await, "rendered")
+    with_outcome(
+        keep_if_fit(&state.cache, stamp, why, response).await,
+        "rendered",
+    )
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -625,11 +662,13 @@ fn fit_until(headers: &HeaderMap) -> Option<i64> {
 /// The render's response, passed on; kept first when it is a whole page fit to serve again.
 /// The stamp was read before the render, so the page shows at least what it describes: a
 /// change between the two only makes the next check fail.
-async fn keep_if_fit(cache: &PageCache, stamp: Stamp, response: Response) -> Response {
-    let until = fit_until(response.headers());
+async fn keep_if_fit(cache: &PageCache, stamp: Stamp, why: Unkept, response: Response) -> Response {
     let fit =
         response.status() == StatusCode::OK && !response.headers().contains_key(header::SET_COOKIE);
-    let (Some(until), true) = (until, fit) else {
+    // A page that was kept before is kept again.
+    let worth = |key| matches!(why, Unkept::Changed) || cache.worth_keeping(key);
+    let until = fit_until(response.headers()).filter(|_| fit && worth(&stamp.key));
+    let Some(until) = until else {
         return without_cache_headers(response);
     };
     let (mut parts, body) = without_cache_headers(response).into_parts();
@@ -893,5 +932,27 @@ mod tests {
         assert_eq!(fit_until(&headers), Some(1000));
         headers.insert(NOT_CACHEABLE_HEADER, HeaderValue::from_static("1"));
         assert_eq!(fit_until(&headers), None);
+    }
+
+    #[test]
+    fn a_profile_is_worth_keeping_from_its_second_render_and_few_are_remembered() {
+        let cache = PageCache::new(1);
+        let profile = |name: &str| PageKey::Shared {
+            path: format!("/user/{name}"),
+            viewer: Standing::SignedOut,
+        };
+        assert!(!cache.worth_keeping(&profile("susan")), "first render");
+        assert!(cache.worth_keeping(&profile("susan")), "second render");
+        assert!(!cache.worth_keeping(&profile("susan")), "counted afresh once kept");
+        let explore = PageKey::Shared {
+            path: "/explore".to_owned(),
+            viewer: Standing::SignedOut,
+        };
+        assert!(cache.worth_keeping(&explore) && cache.worth_keeping(&home(1)));
+
+        for n in 0..PROFILES_REMEMBERED + 10 {
+            cache.worth_keeping(&profile(&format!("crawled{n}")));
+        }
+        assert!(cache.pages().profiles_rendered_once.len() <= PROFILES_REMEMBERED);
     }
 }
