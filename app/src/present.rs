@@ -104,15 +104,6 @@ impl PageBound {
         };
         PageBound { at, id, walk }
     }
-
-    /// The (time, id) no row lies beyond in the walk's direction: where a walk that finds too
-    /// few rows ends.
-    pub fn walk_end(&self) -> (OffsetDateTime, i64) {
-        match self.walk {
-            Walk::TowardsOlder => (datetime!(0001-01-01 0:00 UTC), i64::MIN),
-            Walk::TowardsNewer => (datetime!(9999-12-31 0:00 UTC), i64::MAX),
-        }
-    }
 }
 
 /// Builds a page from rows fetched with `LIMIT page_size + 1` in walking order (newest first

@@ -51,9 +51,8 @@ pub async fn ping(pool: &PgPool) -> Result<(), AppError> {
 /// directions (use it inside an async fn; it awaits).
 ///
 /// In the SQL, given as string literals joined with `+`, the word `past` stands for the
-/// comparison that moves beyond the bound (`<` walking towards older rows, `>` towards newer),
-/// `reached` for its complement (`>=` / `<=`: not beyond a row, for a walk's far end) and
-/// `order` for the sort direction (`DESC` / `ASC`). Each direction is expanded to its own
+/// comparison that moves beyond the bound (`<` walking towards older rows, `>` towards newer)
+/// and `order` for the sort direction (`DESC` / `ASC`). Each direction is expanded to its own
 /// literal query, so each is still checked against the schema at compile time and its
 /// `WHERE (time, id) past (…) ORDER BY time order, id order` matches its index exactly, which
 /// one query with `CASE`s could not.
@@ -68,28 +67,25 @@ macro_rules! fetch_keyset_page {
     ($executor:expr, $walk:expr, $row:path, $($sql_and_args:tt)+) => {
         match $walk {
             $crate::present::Walk::TowardsOlder => {
-                $crate::db::fetch_keyset_page!(@spell $executor, $row, "<", ">=", "DESC", [] [$($sql_and_args)+])
+                $crate::db::fetch_keyset_page!(@spell $executor, $row, "<", "DESC", [] [$($sql_and_args)+])
             }
             $crate::present::Walk::TowardsNewer => {
-                $crate::db::fetch_keyset_page!(@spell $executor, $row, ">", "<=", "ASC", [] [$($sql_and_args)+])
+                $crate::db::fetch_keyset_page!(@spell $executor, $row, ">", "ASC", [] [$($sql_and_args)+])
             }
         }
     };
     // The SQL ends at the first comma; what follows are the bind parameters.
-    (@spell $executor:expr, $row:path, $past:tt, $reached:tt, $order:tt, [$($sql:tt)*] [, $($args:tt)*]) => {
+    (@spell $executor:expr, $row:path, $past:tt, $order:tt, [$($sql:tt)*] [, $($args:tt)*]) => {
         sqlx::query_as!($row, $($sql)*, $($args)*).fetch_all($executor).await
     };
-    (@spell $executor:expr, $row:path, $past:tt, $reached:tt, $order:tt, [$($sql:tt)*] [past $($rest:tt)*]) => {
-        $crate::db::fetch_keyset_page!(@spell $executor, $row, $past, $reached, $order, [$($sql)* $past] [$($rest)*])
+    (@spell $executor:expr, $row:path, $past:tt, $order:tt, [$($sql:tt)*] [past $($rest:tt)*]) => {
+        $crate::db::fetch_keyset_page!(@spell $executor, $row, $past, $order, [$($sql)* $past] [$($rest)*])
     };
-    (@spell $executor:expr, $row:path, $past:tt, $reached:tt, $order:tt, [$($sql:tt)*] [reached $($rest:tt)*]) => {
-        $crate::db::fetch_keyset_page!(@spell $executor, $row, $past, $reached, $order, [$($sql)* $reached] [$($rest)*])
+    (@spell $executor:expr, $row:path, $past:tt, $order:tt, [$($sql:tt)*] [order $($rest:tt)*]) => {
+        $crate::db::fetch_keyset_page!(@spell $executor, $row, $past, $order, [$($sql)* $order] [$($rest)*])
     };
-    (@spell $executor:expr, $row:path, $past:tt, $reached:tt, $order:tt, [$($sql:tt)*] [order $($rest:tt)*]) => {
-        $crate::db::fetch_keyset_page!(@spell $executor, $row, $past, $reached, $order, [$($sql)* $order] [$($rest)*])
-    };
-    (@spell $executor:expr, $row:path, $past:tt, $reached:tt, $order:tt, [$($sql:tt)*] [$next:tt $($rest:tt)*]) => {
-        $crate::db::fetch_keyset_page!(@spell $executor, $row, $past, $reached, $order, [$($sql)* $next] [$($rest)*])
+    (@spell $executor:expr, $row:path, $past:tt, $order:tt, [$($sql:tt)*] [$next:tt $($rest:tt)*]) => {
+        $crate::db::fetch_keyset_page!(@spell $executor, $row, $past, $order, [$($sql)* $next] [$($rest)*])
     };
 }
 pub(crate) use fetch_keyset_page;

@@ -123,7 +123,7 @@ pub async fn followed_posts(
 // good one.
 const _: () = assert!(
     PAGE_SIZE + 1 == 21,
-    "the feed's walks and explore say LIMIT 21, and the per-author walk OFFSET 20"
+    "the walks of all posts and explore say LIMIT 21"
 );
 
 /// `followed_posts` by a given walk, so tests can prove every walk gives the same feed.
@@ -135,35 +135,32 @@ pub async fn followed_posts_by(
 ) -> Result<Page<PostView>, AppError> {
     let bound = PageBound::of(request);
     let rows = match walk {
-        FeedWalk::PerAuthor => followed_posts_per_author(pool, me, bound).await?,
+        FeedWalk::PerAuthor => followed_posts_per_author(pool, me, bound, PAGE_SIZE + 1).await?,
         FeedWalk::AllPostsHashed => followed_posts_hashed(pool, me, bound).await?,
         FeedWalk::AllPostsProbed => followed_posts_probed(pool, me, bound).await?,
     };
     Ok(present(rows, request, PAGE_SIZE))
 }
 
-/// Each followed author's newest post past the cursor is found first, one index probe each;
-/// the page's rows cannot lie beyond the 21st of those (21 posts at least are as new), so only
-/// the authors it reaches are walked, and only as far as it. Without that bound each author
-/// gave up to a page of candidates to sort (about 1,000 for a reader of 100 people on the
-/// bench data, and 21 for every author who posts often).
 async fn followed_posts_per_author(
     pool: &PgPool,
     me: UserId,
     bound: PageBound,
+    limit: i64,
 ) -> Result<Vec<PostRow>, AppError> {
-    let (end_at, end_id) = bound.walk_end();
     Ok(fetch_keyset_page!(
         pool,
         bound.walk,
         PostRow,
         r#"
-        WITH firsts AS (
-            SELECT authors.author_id, first.created_at, first.id
+        SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
+               page.created_at AS "created_at!"
+        FROM (
+            SELECT candidate.id, candidate.author_id, candidate.created_at
             FROM (SELECT followed_id AS author_id FROM followers WHERE follower_id = $1
                   UNION ALL SELECT $1) AS authors
             CROSS JOIN LATERAL (
-                SELECT created_at, id FROM posts
+                SELECT id, author_id, created_at FROM posts
                 WHERE posts.author_id = authors.author_id AND (created_at, id) "#
             + past
             + r#" ($2, $3)
@@ -172,53 +169,14 @@ async fn followed_posts_per_author(
             + ", id "
             + order
             + r#"
-                LIMIT 1
-            ) AS first
-        ),
-        page_end AS (
-            SELECT COALESCE(twenty_first.created_at, $4) AS at,
-                   COALESCE(twenty_first.id, $5) AS id
-            FROM (SELECT) AS one
-            LEFT JOIN (
-                SELECT created_at, id FROM firsts
-                ORDER BY created_at "#
-            + order
-            + ", id "
-            + order
-            + r#"
-                OFFSET 20 LIMIT 1
-            ) AS twenty_first ON true
-        )
-        SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
-               page.created_at AS "created_at!"
-        FROM (
-            SELECT candidate.id, firsts.author_id, candidate.created_at
-            FROM firsts
-            CROSS JOIN page_end
-            CROSS JOIN LATERAL (
-                SELECT id, created_at FROM posts
-                WHERE posts.author_id = firsts.author_id AND (created_at, id) "#
-            + past
-            + r#" ($2, $3)
-                  AND (created_at, id) "#
-            + reached
-            + r#" (page_end.at, page_end.id)
-                ORDER BY created_at "#
-            + order
-            + ", id "
-            + order
-            + r#"
-                LIMIT 21
+                LIMIT $4
             ) AS candidate
-            WHERE (firsts.created_at, firsts.id) "#
-            + reached
-            + r#" (page_end.at, page_end.id)
             ORDER BY candidate.created_at "#
             + order
             + ", candidate.id "
             + order
             + r#"
-            LIMIT 21
+            LIMIT $4
         ) AS page
         JOIN posts ON posts.id = page.id
         JOIN users u ON u.id = page.author_id
@@ -229,8 +187,7 @@ async fn followed_posts_per_author(
         me.get(),
         bound.at,
         bound.id,
-        end_at,
-        end_id,
+        limit,
     )?)
 }
 
