@@ -50,7 +50,7 @@ test('a profile served from another reader\'s render is the reader\'s own page o
      UPDATE posts SET created_at = now() - interval '3 hours'
        WHERE author_id = (SELECT id FROM users WHERE username = '${owner}')`]);
 
-  // A profile is kept from its second render within a minute.
+  // A profile is kept from its second render within ten seconds.
   const first = await newPerson(browser);
   await register(first.page, uniqueName('first'));
   for (let views = 0; views < 2; views += 1) {

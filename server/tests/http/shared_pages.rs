@@ -99,7 +99,7 @@ async fn a_profile_is_kept_for_each_way_a_viewer_stands_to_its_owner(pool: PgPoo
     paul.follow("susan").await;
     susan.follow("paul").await;
 
-    // A profile is kept from its second render within a minute: most are seen once.
+    // A profile is kept from its second render within ten seconds: most are seen once.
     for _ in 0..2 {
         assert_eq!(view(&john, "/user/susan").await.0, "rendered");
         assert_eq!(
