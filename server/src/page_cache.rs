@@ -558,8 +558,8 @@ async fn check(state: &PageCacheState, view: &View) -> Result<Checked, ()> {
 }
 
 /// Renders the page, unless another request is already rendering it: the views that find no
-/// page at all (a first visit, several tabs opened at once, many viewers of a page just
-/// changed) wait for that one render rather than each rendering. The turn is only a barrier
+/// page at all (a first visit, several tabs opened at once, many viewers of a page not kept
+/// yet) wait for that one render rather than each rendering. The turn is only a barrier
 /// for them: once it is free they check again if a page was kept meanwhile, and render
 /// alongside each other if not (the page may not have been fit to keep). The first in line
 /// renders on what it found, without a statement more.
