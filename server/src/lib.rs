@@ -146,6 +146,7 @@ pub fn router(
     let kept_pages = page_cache::PageCacheState {
         cache: kept_pages,
         pool: state.pool.clone(),
+        keeps_shared_pages: state.replicas.is_empty(),
     };
     let pages = Router::new()
         .route("/healthz", get(healthz))
