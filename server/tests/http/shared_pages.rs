@@ -169,6 +169,15 @@ async fn changes_through_another_process_show_at_once(pool: PgPool) {
     assert_eq!(outcome, "rendered", "her followers changed");
     assert!(page.contains("<span class=\"followers-count\">1"), "{page}");
 
+    // Her about text alone: same name, same page key.
+    susan
+        .on(&second)
+        .call("/api/edit_profile", "username=susan&about_me=just+me")
+        .await;
+    let (outcome, page) = view(&john, "/user/susan").await;
+    assert_eq!(outcome, "rendered", "her about changed");
+    assert!(page.contains("just me"), "{page}");
+
     susan
         .on(&second)
         .call("/api/edit_profile", "username=susanna&about_me=hello+there")
