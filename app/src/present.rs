@@ -35,11 +35,17 @@ pub fn timestamp(at: OffsetDateTime, now: OffsetDateTime) -> Timestamp {
     }
 }
 
+/// The moment a cursor stands at; `None` past the calendar's end.
+fn cursor_time(cursor: Cursor) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(cursor.micros) * 1_000).ok()
+}
+
 /// When each post of a page was written, as its relative time counts from.
 pub fn post_times(posts: &Page<PostView>) -> impl Iterator<Item = OffsetDateTime> + '_ {
-    posts.items.iter().filter_map(|post| {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(post.cursor.micros) * 1_000).ok()
-    })
+    posts
+        .items
+        .iter()
+        .filter_map(|post| cursor_time(post.cursor))
 }
 
 /// The earliest moment `timestamp(at, _).relative` may read differently than it does at `now`:
@@ -93,10 +99,7 @@ impl PageBound {
     /// The first page starts after the newest possible row.
     pub fn of(request: PageRequest) -> Self {
         let far_future = datetime!(9999-01-01 0:00 UTC);
-        let at = |cursor: Cursor| {
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(cursor.micros) * 1_000)
-                .unwrap_or(far_future)
-        };
+        let at = |cursor: Cursor| cursor_time(cursor).unwrap_or(far_future);
         let (at, id, walk) = match request {
             PageRequest::First => (far_future, i64::MAX, Walk::TowardsOlder),
             PageRequest::OlderThan(cursor) => (at(cursor), cursor.id, Walk::TowardsOlder),

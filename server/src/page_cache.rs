@@ -75,8 +75,16 @@ pub struct PageCache {
 enum PageKey {
     /// A reader's home page.
     Home(UserId),
-    /// Explore or a profile (`path`), as everyone who stands as `viewer` sees it.
-    Shared { path: String, viewer: Standing },
+    /// Explore or a profile, as everyone who stands as `viewer` sees it.
+    Shared { page: SharedPage, viewer: Standing },
+}
+
+/// The pages kept once for many viewers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum SharedPage {
+    Explore,
+    /// The profile at `/user/{name}`, the name as the path spells it.
+    Profile(Username),
 }
 
 /// How a viewer stands to a shared page: what, besides who they are, its render depends on.
@@ -216,18 +224,19 @@ impl PageCache {
     }
 
     /// Whether a render of `key` is worth keeping. A profile is kept from its second render
-    /// within `PROFILE_AGAIN_WITHIN`: most are viewed once, by one person (the soak's random
+    /// within `PROFILE_AGAIN_WITHIN_MILLIS`: most are viewed once, by one person (the soak's random
     /// profiles filled the whole budget within seconds, each page kept for nothing, and the
     /// server's memory with it), while one that is viewed again soon is likely to be viewed
     /// more. Over a minute, chance pairs among the soak's 100,000 profiles kept about 500 pages
     /// a minute and the server ended the soak at 65 MiB; over ten seconds, a sixth of that.
     fn worth_keeping(&self, key: &PageKey) -> bool {
-        let PageKey::Shared { path, .. } = key else {
+        let PageKey::Shared {
+            page: SharedPage::Profile(_),
+            ..
+        } = key
+        else {
             return true;
         };
-        if path == "/explore" {
-            return true;
-        }
         let now = unix_millis();
         let mut pages = self.pages();
         let seen = &mut pages.profiles_rendered_once;
@@ -328,37 +337,34 @@ async fn view_of(asked: Asked, session: &Session) -> Option<View> {
 }
 
 impl View {
-    fn path(&self) -> String {
-        match self {
-            View::Home(_) => "/".to_owned(),
-            View::Explore(_) => "/explore".to_owned(),
-            View::Profile(_, name) => format!("/user/{}", name.as_str()),
-        }
-    }
-
     /// The pages this view may be served, before the database says how the viewer stands.
     fn candidates(&self) -> Vec<PageKey> {
-        let shared = |viewer| PageKey::Shared {
-            path: self.path(),
-            viewer,
+        let (viewer, page) = match self {
+            View::Home(reader) => return vec![PageKey::Home(*reader)],
+            View::Explore(viewer) => (viewer, SharedPage::Explore),
+            View::Profile(viewer, name) => (viewer, SharedPage::Profile(name.clone())),
         };
-        let signed_in = |following, followed_by| {
-            shared(Standing::SignedIn {
-                following,
-                followed_by,
-            })
+        let signed_in = |following, followed_by| Standing::SignedIn {
+            following,
+            followed_by,
         };
-        match self {
-            View::Home(reader) => vec![PageKey::Home(*reader)],
-            View::Explore(None) | View::Profile(None, _) => vec![shared(Standing::SignedOut)],
-            View::Explore(Some(_)) => vec![signed_in(false, false)],
-            View::Profile(Some(_), _) => vec![
+        let standings = match (viewer, &page) {
+            (None, _) => vec![Standing::SignedOut],
+            (Some(_), SharedPage::Explore) => vec![signed_in(false, false)],
+            (Some(_), SharedPage::Profile(_)) => vec![
                 signed_in(false, false),
                 signed_in(true, false),
                 signed_in(false, true),
                 signed_in(true, true),
             ],
-        }
+        };
+        standings
+            .into_iter()
+            .map(|viewer| PageKey::Shared {
+                page: page.clone(),
+                viewer,
+            })
+            .collect()
     }
 }
 
@@ -403,7 +409,7 @@ async fn stamp_of(pool: &PgPool, view: &View, since: Option<OffsetDateTime>) -> 
             }
             Ok(Stamp {
                 key: PageKey::Shared {
-                    path: view.path(),
+                    page: SharedPage::Explore,
                     viewer: standing(&stamp.viewer, false, false),
                 },
                 shows: Shows::Explore {
@@ -424,7 +430,7 @@ async fn stamp_of(pool: &PgPool, view: &View, since: Option<OffsetDateTime>) -> 
             }
             Ok(Stamp {
                 key: PageKey::Shared {
-                    path: view.path(),
+                    page: SharedPage::Profile(name.clone()),
                     viewer: standing(
                         &stamp.viewer,
                         stamp.followed_by_viewer,
@@ -459,8 +465,14 @@ fn home(stamp: HomeStamp) -> Stamp {
 fn outcome(key: &PageKey, name: &'static str) {
     let page = match key {
         PageKey::Home(_) => "home",
-        PageKey::Shared { path, .. } if path == "/explore" => "explore",
-        PageKey::Shared { .. } => "profile",
+        PageKey::Shared {
+            page: SharedPage::Explore,
+            ..
+        } => "explore",
+        PageKey::Shared {
+            page: SharedPage::Profile(_),
+            ..
+        } => "profile",
     };
     metrics::counter!("microblog_page_cache_total", "page" => page, "outcome" => name).increment(1);
 }
@@ -949,7 +961,7 @@ mod tests {
     fn a_profile_is_worth_keeping_from_its_second_render_and_few_are_remembered() {
         let cache = PageCache::new(1);
         let profile = |name: &str| PageKey::Shared {
-            path: format!("/user/{name}"),
+            page: SharedPage::Profile(app::api::existing_username(name).unwrap()),
             viewer: Standing::SignedOut,
         };
         assert!(!cache.worth_keeping(&profile("susan")), "first render");
@@ -959,7 +971,7 @@ mod tests {
             "counted afresh once kept"
         );
         let explore = PageKey::Shared {
-            path: "/explore".to_owned(),
+            page: SharedPage::Explore,
             viewer: Standing::SignedOut,
         };
         assert!(cache.worth_keeping(&explore) && cache.worth_keeping(&home(1)));

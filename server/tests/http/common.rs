@@ -252,6 +252,18 @@ impl Visitor {
             .await
     }
 
+    /// Takes `username` and the about text `about_me` (both sent as they are, so callers
+    /// encode them); the edit must succeed.
+    pub async fn edit_profile(&self, username: &str, about_me: &str) {
+        let reply = self
+            .call(
+                "/api/edit_profile",
+                &format!("username={username}&about_me={about_me}"),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+
     /// A post; `body` is sent as it is, so callers encode it.
     pub async fn post(&self, body: &str) -> Reply {
         self.call("/api/create_post", &format!("body={body}")).await
@@ -288,4 +300,23 @@ impl Visitor {
             None => None,
         }
     }
+}
+
+/// Posts made two hours earlier than they were: a page showing "5 seconds ago" is kept only
+/// until that text changes, so on a slow machine a kept page could be rendered again. Hours
+/// ago, it stays the same for a kept page's whole minute.
+pub async fn age_all_posts(pool: &PgPool) {
+    sqlx::query("UPDATE posts SET created_at = created_at - interval '2 hours'")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// Everyone last seen two hours earlier than they were, for the same reason (a profile shows
+/// "Last seen").
+pub async fn age_last_seen(pool: &PgPool) {
+    sqlx::query("UPDATE users SET last_seen = last_seen - interval '2 hours'")
+        .execute(pool)
+        .await
+        .unwrap();
 }

@@ -7,15 +7,6 @@ use sqlx::PgPool;
 
 use crate::common::*;
 
-/// Posts made a while ago, so a page showing them stays unchanged for its whole minute and a
-/// slow machine cannot turn a kept page into a rendered one.
-async fn age_all_posts(pool: &PgPool) {
-    sqlx::query("UPDATE posts SET created_at = created_at - interval '2 hours'")
-        .execute(pool)
-        .await
-        .unwrap();
-}
-
 /// The home page as `visitor` gets it, and whether it was kept or rendered.
 async fn home(visitor: &Visitor) -> (String, String) {
     let reply = visitor.page("/").await;
@@ -186,24 +177,13 @@ async fn being_followed_changes_the_page(pool: PgPool) {
     assert_eq!(home(&john).await.0, "rendered");
 }
 
-/// `visitor` takes the name `new_name`, through the router they are on.
-async fn rename(visitor: &Visitor, new_name: &str) {
-    let reply = visitor
-        .call(
-            "/api/edit_profile",
-            &format!("username={new_name}&about_me="),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-}
-
 #[sqlx::test(migrations = false)]
 async fn a_new_name_through_another_process_shows_at_once(pool: PgPool) {
     let first = migrated_app(&pool).await;
     let second = app(&pool);
     let (john, susan) = john_following_susan(&pool, &first).await;
 
-    rename(&susan.on(&second), "susanna").await;
+    susan.on(&second).edit_profile("susanna", "").await;
     let (outcome, page) = home(&john).await;
     assert_eq!(outcome, "rendered");
     assert!(page.contains("susanna"), "{page}");
@@ -215,7 +195,7 @@ async fn the_readers_own_new_name_shows_at_once(pool: PgPool) {
     let second = app(&pool);
     let (john, _) = john_following_susan(&pool, &first).await;
 
-    rename(&john.on(&second), "johnny").await;
+    john.on(&second).edit_profile("johnny", "").await;
     let (outcome, page) = home(&john).await;
     assert_eq!(outcome, "rendered");
     assert!(greeting(&page).contains("johnny"), "{page}");

@@ -8,18 +8,10 @@ use sqlx::PgPool;
 
 use crate::common::*;
 
-/// Posts made, and everyone last seen, a while ago: a page showing "5 seconds ago" is kept only
-/// until that text changes, so on a slow machine a kept page could be rendered again. Hours
-/// ago, it stays the same for the page's whole minute.
+/// Posts made, and everyone last seen, hours ago (see `age_all_posts`).
 async fn age_everything(pool: &PgPool) {
-    sqlx::query("UPDATE posts SET created_at = created_at - interval '2 hours'")
-        .execute(pool)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE users SET last_seen = last_seen - interval '2 hours'")
-        .execute(pool)
-        .await
-        .unwrap();
+    age_all_posts(pool).await;
+    age_last_seen(pool).await;
 }
 
 /// Whether the view was served again (`hit`), rendered, or not the cache's at all (`none`),
@@ -177,17 +169,14 @@ async fn changes_through_another_process_show_at_once(pool: PgPool) {
     assert!(page.contains("<span class=\"followers-count\">1"), "{page}");
 
     // Her about text alone: same name, same page key.
-    susan
-        .on(&second)
-        .call("/api/edit_profile", "username=susan&about_me=just+me")
-        .await;
+    susan.on(&second).edit_profile("susan", "just+me").await;
     let (outcome, page) = view(&john, "/user/susan").await;
     assert_eq!(outcome, "rendered", "her about changed");
     assert!(page.contains("just me"), "{page}");
 
     susan
         .on(&second)
-        .call("/api/edit_profile", "username=susanna&about_me=hello+there")
+        .edit_profile("susanna", "hello+there")
         .await;
     let (outcome, page) = view(&john, "/explore").await;
     assert_eq!(outcome, "rendered", "her name is on explore");
@@ -247,5 +236,45 @@ async fn older_pages_and_unknown_profiles_are_not_kept(pool: PgPool) {
                 .headers
                 .contains_key(server::page_cache::OUTCOME_HEADER)
         );
+    }
+}
+
+/// Paths an attacker might craft around a profile: a name spelt with escapes, a trailing
+/// slash, an empty query, a name no account can have. None is taken for a kept page, each is
+/// answered as the app answers it without the cache, and none fails.
+#[sqlx::test(migrations = false)]
+async fn crafted_profile_paths_are_never_served_from_the_cache(pool: PgPool) {
+    let router = migrated_app(&pool).await;
+    let rendering = app_keeping_no_pages(&pool);
+    let [_, john, _, _] = four_people(&pool, &router).await;
+    // susan's page kept for john's standing, so a crafted path that reached it would show.
+    for _ in 0..3 {
+        view(&john, "/user/susan").await;
+    }
+    assert_eq!(view(&john, "/user/susan").await.0, "hit");
+    for path in [
+        "/user/%73usan",
+        "/user/susan/",
+        "/user/susan?",
+        "/user/susan%00",
+        "/user/su..san",
+        "/user/",
+        "/explore/",
+    ] {
+        for _ in 0..2 {
+            let reply = john.page(path).await;
+            assert!(
+                !reply
+                    .headers
+                    .contains_key(server::page_cache::OUTCOME_HEADER),
+                "{path}"
+            );
+            assert!(reply.status.as_u16() < 500, "{path}: {}", reply.status);
+            assert_eq!(
+                reply.status,
+                john.on(&rendering).page(path).await.status,
+                "{path}: as without the cache"
+            );
+        }
     }
 }
