@@ -2,6 +2,8 @@
 //!
 //! Sessions are tower-sessions records in PostgreSQL; the cookie holds only a random id, so
 //! any server process can serve any request and signing out ends the session everywhere.
+//! A follow or unfollow skips loading its session when this process has seen it signed in
+//! before, and checks it in the statement that makes the change instead (`SessionClaim`).
 
 use crate::db::replicas::WalPosition;
 use crate::domain::Password;
@@ -11,7 +13,8 @@ use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, OnceLock};
 use tower_sessions::Session;
 
 const USER_ID_KEY: &str = "user_id";
@@ -138,6 +141,7 @@ pub async fn signed_in_user_id(session: &Session) -> Result<Option<UserId>, AppE
             .await
             .map_err(session_error)?;
     }
+    remember_signed_in(session, user_id);
     Ok(Some(user_id))
 }
 
@@ -177,6 +181,68 @@ pub async fn remember_change(session: &Session, position: WalPosition) -> Result
         .map_err(session_error)
 }
 
+/// Who a request's session says is signed in, taken on the word of an earlier request in this
+/// process that loaded the same session, without loading it again. Only statements that check
+/// the session themselves take one (`db::follows::follow_claimed`): a sign-out through any
+/// process deletes the session's record, so from then on the claim is refused at once.
+///
+/// Loading a session was a round trip and most of tower-sessions' share of a follow (16 % of
+/// the server's time, issue #14); the check inside the change costs one index probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionClaim {
+    /// The session record's id, as the session store keys it.
+    pub session_id: String,
+    pub user_id: UserId,
+}
+
+/// Sessions this process has seen signed in. A session's user never changes under the same
+/// id (signing in starts a new id, signing out deletes the record), so an entry is never
+/// wrong, only possibly ended, which every statement using it finds out: an ended session's
+/// entry stays until the map is next cleared, refused each time.
+static SIGNED_IN_SESSIONS: LazyLock<Mutex<HashMap<String, UserId>>> = LazyLock::new(Mutex::default);
+
+/// Past this many, the sessions seen are forgotten all at once: a forgotten one only costs its
+/// next follow a load, and 100,000 entries take under 10 MB.
+const SIGNED_IN_SESSIONS_KEPT: usize = 100_000;
+
+fn signed_in_sessions() -> std::sync::MutexGuard<'static, HashMap<String, UserId>> {
+    // A panic while holding the lock cannot leave the map half-changed.
+    SIGNED_IN_SESSIONS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn remember_signed_in(session: &Session, user_id: UserId) {
+    let Some(id) = session.id() else { return };
+    let id = id.to_string();
+    let mut seen = signed_in_sessions();
+    if seen.contains_key(&id) {
+        return;
+    }
+    if seen.len() >= SIGNED_IN_SESSIONS_KEPT {
+        seen.clear();
+    }
+    seen.insert(id, user_id);
+}
+
+/// The claim of this request's session, if this process has seen it signed in.
+pub fn known_claim(session: &Session) -> Option<SessionClaim> {
+    let session_id = session.id()?.to_string();
+    let user_id = *signed_in_sessions().get(&session_id)?;
+    Some(SessionClaim {
+        session_id,
+        user_id,
+    })
+}
+
+/// The claim of a session just loaded and found signed in as `user_id`.
+pub fn claim_of(session: &Session, user_id: UserId) -> Option<SessionClaim> {
+    Some(SessionClaim {
+        session_id: session.id()?.to_string(),
+        user_id,
+    })
+}
+
 /// Starts a signed-in session under a new id, so an id planted before sign-in is worthless.
 pub async fn sign_in(session: &Session, user_id: UserId) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
@@ -192,6 +258,9 @@ pub async fn sign_in(session: &Session, user_id: UserId) -> Result<(), AppError>
 
 /// Deletes the session record, so the old cookie no longer signs anyone in.
 pub async fn sign_out(session: &Session) -> Result<(), AppError> {
+    if let Some(id) = session.id() {
+        signed_in_sessions().remove(&id.to_string());
+    }
     session.flush().await.map_err(session_error)
 }
 

@@ -2,6 +2,7 @@
 
 mod common;
 
+use app::auth::SessionClaim;
 use app::db::posts::FeedWalk;
 use app::db::{follows, posts, tutorial, users};
 use app::error::AppError;
@@ -239,6 +240,59 @@ async fn a_follow_that_waited_for_an_unfollow_of_the_same_link_answers_the_final
     assert!(state.following);
     assert_eq!(state.followers_count, 2, "john and mary follow susan");
     assert_eq!(counts(&pool, susan).await.followers, 2);
+    assert!(users_with_wrong_counters(&pool).await.is_empty());
+}
+
+/// A follow as the user a session claims to be is made only while that session exists and has
+/// not expired, checked by the statement that makes it.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_claimed_follow_is_made_only_while_its_session_lives(pool: PgPool) {
+    let john = user(&pool, "john").await;
+    user(&pool, "susan").await;
+    let claim = SessionClaim {
+        session_id: "a-session-id".into(),
+        user_id: john,
+    };
+    let session_ends_in = |seconds: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO tower_sessions.session (id, data, expiry_date)
+                 VALUES ('a-session-id', '', now() + make_interval(secs => $1))
+                 ON CONFLICT (id) DO UPDATE SET expiry_date = EXCLUDED.expiry_date",
+            )
+            .bind(seconds as f64)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let refused = Err(AppError::sign_in_required());
+
+    assert_eq!(
+        follows::follow_claimed(&pool, &claim, &name("susan")).await,
+        refused,
+        "no such session"
+    );
+    session_ends_in(-1).await;
+    assert_eq!(
+        follows::follow_claimed(&pool, &claim, &name("susan")).await,
+        refused,
+        "expired"
+    );
+    assert_eq!(link_rows(&pool).await, 0);
+
+    session_ends_in(60).await;
+    let state = follows::follow_claimed(&pool, &claim, &name("susan"))
+        .await
+        .unwrap();
+    assert!(state.following);
+    assert_eq!(state.followers_count, 1);
+    let state = follows::unfollow_claimed(&pool, &claim, &name("susan"))
+        .await
+        .unwrap();
+    assert!(!state.following);
+    assert_eq!(link_rows(&pool).await, 0);
     assert!(users_with_wrong_counters(&pool).await.is_empty());
 }
 

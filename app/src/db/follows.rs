@@ -1,6 +1,7 @@
 //! Who follows whom. Every change is one idempotent statement; the counters on `users` are
-//! kept by a trigger in that statement's transaction, and read back after it commits.
+//! kept by a trigger in that statement's transaction, and read back by the same statement.
 
+use crate::auth::SessionClaim;
 use crate::db::{fetch_keyset_page, violated_constraint};
 use crate::domain::Username;
 use crate::error::AppError;
@@ -11,9 +12,12 @@ use time::OffsetDateTime;
 
 pub const LIST_AVATAR_SIZE: u32 = 48;
 
-struct Target {
+/// The other person as a follow or unfollow leaves them.
+struct Changed {
     id: UserId,
     username: String,
+    followers_count: i64,
+    following_count: i64,
 }
 
 /// `me` follows `username`. Following someone already followed changes nothing.
@@ -22,28 +26,7 @@ pub async fn follow(
     me: UserId,
     username: &Username,
 ) -> Result<FollowState, AppError> {
-    let target = sqlx::query_as!(
-        Target,
-        r#"
-        WITH target AS (SELECT id, username FROM users WHERE lower(username) = lower($2)),
-             linked AS (
-                INSERT INTO followers (follower_id, followed_id)
-                SELECT $1, id FROM target
-                ON CONFLICT (follower_id, followed_id) DO NOTHING
-             )
-        SELECT id AS "id!: UserId", username AS "username!" FROM target
-        "#,
-        me.get(),
-        username.as_str(),
-    )
-    .fetch_optional(pool)
-    .await
-    .map_err(|error| match violated_constraint(&error) {
-        Some("user_cannot_follow_self") => AppError::cannot_follow_self(),
-        _ => error.into(),
-    })?
-    .ok_or_else(|| AppError::user_not_found(username.as_str()))?;
-    state_after(pool, target, true).await
+    change(pool, me, None, username, true).await
 }
 
 /// `me` stops following `username`. Unfollowing someone not followed changes nothing.
@@ -52,52 +35,81 @@ pub async fn unfollow(
     me: UserId,
     username: &Username,
 ) -> Result<FollowState, AppError> {
-    let target = sqlx::query_as!(
-        Target,
+    change(pool, me, None, username, false).await
+}
+
+/// `follow` as the user a session claims to be, refused with a 401 when that session has
+/// ended, checked in the statement that makes the change (see `auth::SessionClaim`).
+pub async fn follow_claimed(
+    pool: &PgPool,
+    claim: &SessionClaim,
+    username: &Username,
+) -> Result<FollowState, AppError> {
+    change(pool, claim.user_id, Some(claim), username, true).await
+}
+
+/// `unfollow` as the user a session claims to be; see `follow_claimed`.
+pub async fn unfollow_claimed(
+    pool: &PgPool,
+    claim: &SessionClaim,
+    username: &Username,
+) -> Result<FollowState, AppError> {
+    change(pool, claim.user_id, Some(claim), username, false).await
+}
+
+/// The change and the other person's counts after it, in one round trip: the migration
+/// `follow_answered_in_one_statement` says why those counts are the ones at commit even when
+/// the change waited for another change of the same link. Reading them in a second statement
+/// after the commit cost a round trip per click.
+async fn change(
+    pool: &PgPool,
+    me: UserId,
+    claim: Option<&SessionClaim>,
+    username: &Username,
+    follow: bool,
+) -> Result<FollowState, AppError> {
+    let changed = sqlx::query_as!(
+        Changed,
         r#"
-        WITH target AS (SELECT id, username FROM users WHERE lower(username) = lower($2)),
-             unlinked AS (
-                DELETE FROM followers
-                WHERE follower_id = $1 AND followed_id IN (SELECT id FROM target)
-             )
-        SELECT id AS "id!: UserId", username AS "username!" FROM target
+        SELECT id AS "id!: UserId", username AS "username!",
+               followers_count AS "followers_count!", following_count AS "following_count!"
+        FROM change_follow($1, $2, $3, $4)
         "#,
         me.get(),
         username.as_str(),
+        follow,
+        claim.map(|claim| claim.session_id.as_str()),
     )
     .fetch_optional(pool)
-    .await?
+    .await
+    .map_err(|error| {
+        if violated_constraint(&error) == Some("user_cannot_follow_self") {
+            return AppError::cannot_follow_self();
+        }
+        if error
+            .as_database_error()
+            .and_then(|error| error.code())
+            .is_some_and(|code| code == SESSION_ENDED)
+        {
+            return AppError::sign_in_required();
+        }
+        error.into()
+    })?
     .ok_or_else(|| AppError::user_not_found(username.as_str()))?;
-    if target.id == me {
+    if !follow && changed.id == me {
         return Err(AppError::cannot_unfollow_self());
     }
-    state_after(pool, target, false).await
-}
-
-/// The other person's counts, read after the change has committed rather than by the changing
-/// statement: that statement's snapshot was taken when it began, and it may have waited for
-/// another change of the same link (a second click, another tab) to commit. Counts from that
-/// snapshot plus its own change came out one too many or one too few.
-async fn state_after(
-    pool: &PgPool,
-    target: Target,
-    following: bool,
-) -> Result<FollowState, AppError> {
-    let counts = sqlx::query!(
-        "SELECT followers_count, following_count FROM users WHERE id = $1",
-        target.id.get()
-    )
-    .fetch_optional(pool)
-    .await?
-    // Deleted in between: as if it had happened a moment earlier.
-    .ok_or_else(|| AppError::user_not_found(&target.username))?;
     Ok(FollowState {
-        username: target.username,
-        following,
-        followers_count: counts.followers_count,
-        following_count: counts.following_count,
+        username: changed.username,
+        following: follow,
+        followers_count: changed.followers_count,
+        following_count: changed.following_count,
     })
 }
+
+/// What `change_follow` raises when the session it was given has ended:
+/// invalid_authorization_specification.
+const SESSION_ENDED: &str = "28000";
 
 struct LinkedUser {
     user_id: UserId,

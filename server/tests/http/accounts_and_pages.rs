@@ -81,6 +81,43 @@ async fn signing_out_makes_the_old_cookie_useless(pool: PgPool) {
     assert_eq!(links(&pool).await, 0);
 }
 
+/// A follow whose session this process has already seen signed in does not load it again: the
+/// statement making the change checks it. Signed out through another process, or expired, the
+/// session signs in nobody at once, and the follow changes nothing.
+#[sqlx::test(migrations = false)]
+async fn a_follow_on_a_session_that_ended_elsewhere_is_refused_and_changes_nothing(pool: PgPool) {
+    let router = migrated_app(&pool).await;
+    let john = Visitor::registered(&router, "john").await;
+    let mary = Visitor::registered(&router, "mary").await;
+    Visitor::registered(&router, "susan").await;
+    // Each session seen signed in by a follow, which the next follow goes by.
+    for visitor in [&john, &mary] {
+        assert_eq!(visitor.follow("susan").await.status, StatusCode::OK);
+        assert_eq!(visitor.unfollow("susan").await.status, StatusCode::OK);
+    }
+
+    // What another process's sign-out does to john's session (this test's processes would
+    // share what they have seen), and mary's session running out.
+    let johns_session = john.cookie.as_deref().unwrap();
+    let johns_session = johns_session.strip_prefix("microblog_session=").unwrap();
+    sqlx::query("DELETE FROM tower_sessions.session WHERE id = $1")
+        .bind(johns_session)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    for visitor in [&john, &mary] {
+        let reply = visitor.follow("susan").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+        assert!(reply.body.contains("Please sign in"), "{}", reply.body);
+    }
+    assert_eq!(links(&pool).await, 0);
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_follow_posted_from_another_site_is_refused_and_changes_nothing(pool: PgPool) {
     let router = migrated_app(&pool).await;
