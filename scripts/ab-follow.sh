@@ -20,13 +20,9 @@ mkdir -p "$OUT"
 DB=$(scripts/pg.sh url microblog_bench)
 USERS=$(psql "$DB" -tAc "SELECT count(*) FROM users")
 HZ=$(getconf CLK_TCK)
-ticks_of() { for pid in "$@"; do awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'; }
-postgres_ticks() {
-  local postmaster children
-  postmaster=$(head -n 1 "$(scripts/pg.sh data-dir)/postmaster.pid")
-  mapfile -t children < <(pgrep -P "$postmaster")
-  ticks_of "$postmaster" "${children[@]}"
-}
+# shellcheck source=scripts/cpu-ticks.sh
+source scripts/cpu-ticks.sh
+postgres_ticks() { cluster_ticks "$(scripts/pg.sh data-dir)"; }
 wrong_counters() {
   psql "$DB" -tAc "SELECT count(*) FROM users u WHERE u.followers_count <> (SELECT count(*) FROM followers f WHERE f.followed_id = u.id) OR u.following_count <> (SELECT count(*) FROM followers f WHERE f.follower_id = u.id)"
 }

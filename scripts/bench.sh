@@ -103,15 +103,9 @@ users_with_wrong_counters() {
 }
 
 # CPU time (ticks) used so far by the server, and by the PostgreSQL processes of a cluster.
-ticks_of() { for pid in "$@"; do awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'; }
+# shellcheck source=scripts/cpu-ticks.sh
+source scripts/cpu-ticks.sh
 server_ticks() { ticks_of "$server_pid"; }
-# The CPU of each cluster: its postmaster (first line of postmaster.pid) and its children.
-cluster_ticks() {
-  local postmaster children
-  postmaster=$(head -n 1 "$1/postmaster.pid")
-  mapfile -t children < <(pgrep -P "$postmaster")
-  ticks_of "$postmaster" "${children[@]}"
-}
 primary_dir=$(scripts/pg.sh data-dir)
 standby_dir=$primary_dir-standby
 postgres_ticks() { cluster_ticks "$primary_dir"; }

@@ -36,13 +36,9 @@ cookie=$(curl -fsS -o /dev/null -D - -H "Origin: http://$ADDR" -H 'Accept: appli
 load_script=()
 [ -n "${PROFILE_WRK_SCRIPT:-}" ] && load_script=(-s "$PROFILE_WRK_SCRIPT")
 wrk -t2 -c64 -d3s "${load_script[@]}" -H "Cookie: $cookie" "http://$ADDR$PAGE" >/dev/null
-ticks_of() { for pid in "$@"; do awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'; }
-postgres_ticks() {
-  local postmaster children
-  postmaster=$(head -n 1 "$(scripts/pg.sh data-dir)/postmaster.pid")
-  mapfile -t children < <(pgrep -P "$postmaster")
-  ticks_of "$postmaster" "${children[@]}"
-}
+# shellcheck source=scripts/cpu-ticks.sh
+source scripts/cpu-ticks.sh
+postgres_ticks() { cluster_ticks "$(scripts/pg.sh data-dir)"; }
 server_before=$(ticks_of "$server_pid")
 postgres_before=$(postgres_ticks)
 perf record -F 499 -a -g --call-graph dwarf,16384 -o "$OUT/perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &

@@ -186,8 +186,9 @@ pub async fn remember_change(session: &Session, position: WalPosition) -> Result
 /// the session themselves take one (`db::follows::follow_claimed`): a sign-out through any
 /// process deletes the session's record, so from then on the claim is refused at once.
 ///
-/// Loading a session was a round trip and most of tower-sessions' share of a follow (16 % of
-/// the server's time, issue #14); the check inside the change costs one index probe.
+/// Loading the session was a statement and a round trip of its own in every follow, and
+/// tower-sessions 16 % of the server's time there (issue #14; 5 % since); the check inside the
+/// change costs one index probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionClaim {
     /// The session record's id, as the session store keys it.
