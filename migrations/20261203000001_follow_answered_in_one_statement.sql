@@ -9,7 +9,7 @@
 -- commit: nobody can move those counts in between, so they are the counts at commit.
 --
 -- `acting_session`, when given, is the id of the session the request claims to be signed in
--- with (app::auth::SessionClaim): the change is refused with SQLSTATE 28000 unless that session
+-- with (app::auth::SessionClaim): the change is refused with SQLSTATE MB401 unless that session
 -- still exists and has not expired, so a sign-out through any server process is honoured by
 -- the next change however it arrives. NULL means the caller loaded the session itself.
 --
@@ -36,8 +36,7 @@ BEGIN
         PERFORM FROM tower_sessions.session s
             WHERE s.id = acting_session AND s.expiry_date > now();
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'the session has ended'
-                USING ERRCODE = 'invalid_authorization_specification';
+            RAISE EXCEPTION 'the session has ended' USING ERRCODE = 'MB401';
         END IF;
     END IF;
     SELECT u.id INTO target_id FROM users u WHERE lower(u.username) = lower(target_name);

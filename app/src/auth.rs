@@ -16,6 +16,7 @@ use argon2::password_hash::{
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, OnceLock};
 use tower_sessions::Session;
+use tower_sessions::session::Id;
 
 const USER_ID_KEY: &str = "user_id";
 /// The day (since 1970) the session's expiry was last pushed back; see `signed_in_user_id`.
@@ -189,24 +190,29 @@ pub async fn remember_change(session: &Session, position: WalPosition) -> Result
 /// Loading the session was a statement and a round trip of its own in every follow, and
 /// tower-sessions 16 % of the server's time there (issue #14; 5 % since); the check inside the
 /// change costs one index probe.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionClaim {
-    /// The session record's id, as the session store keys it.
-    pub session_id: String,
+    pub session: Id,
     pub user_id: UserId,
+}
+
+impl SessionClaim {
+    /// The session's id as the session store keys its record.
+    pub fn session_key(&self) -> String {
+        self.session.to_string()
+    }
 }
 
 /// Sessions this process has seen signed in. A session's user never changes under the same
 /// id (signing in starts a new id, signing out deletes the record), so an entry is never
-/// wrong, only possibly ended, which every statement using it finds out: an ended session's
-/// entry stays until the map is next cleared, refused each time.
-static SIGNED_IN_SESSIONS: LazyLock<Mutex<HashMap<String, UserId>>> = LazyLock::new(Mutex::default);
+/// wrong, only possibly ended, which every statement using it finds out (and then forgets it).
+static SIGNED_IN_SESSIONS: LazyLock<Mutex<HashMap<Id, UserId>>> = LazyLock::new(Mutex::default);
 
 /// Past this many, the sessions seen are forgotten all at once: a forgotten one only costs its
-/// next follow a load, and 100,000 entries take under 10 MB.
+/// next follow a load, and 100,000 entries take about 4 MB.
 const SIGNED_IN_SESSIONS_KEPT: usize = 100_000;
 
-fn signed_in_sessions() -> std::sync::MutexGuard<'static, HashMap<String, UserId>> {
+fn signed_in_sessions() -> std::sync::MutexGuard<'static, HashMap<Id, UserId>> {
     // A panic while holding the lock cannot leave the map half-changed.
     SIGNED_IN_SESSIONS
         .lock()
@@ -215,23 +221,20 @@ fn signed_in_sessions() -> std::sync::MutexGuard<'static, HashMap<String, UserId
 
 fn remember_signed_in(session: &Session, user_id: UserId) {
     let Some(id) = session.id() else { return };
-    let id = id.to_string();
     let mut seen = signed_in_sessions();
-    if seen.contains_key(&id) {
-        return;
-    }
-    if seen.len() >= SIGNED_IN_SESSIONS_KEPT {
+    if seen.len() >= SIGNED_IN_SESSIONS_KEPT && !seen.contains_key(&id) {
         seen.clear();
     }
+    // Written each time, so the map always says what the latest load found.
     seen.insert(id, user_id);
 }
 
 /// The claim of this request's session, if this process has seen it signed in.
 pub fn known_claim(session: &Session) -> Option<SessionClaim> {
-    let session_id = session.id()?.to_string();
+    let session_id = session.id()?;
     let user_id = *signed_in_sessions().get(&session_id)?;
     Some(SessionClaim {
-        session_id,
+        session: session_id,
         user_id,
     })
 }
@@ -239,9 +242,14 @@ pub fn known_claim(session: &Session) -> Option<SessionClaim> {
 /// The claim of a session just loaded and found signed in as `user_id`.
 pub fn claim_of(session: &Session, user_id: UserId) -> Option<SessionClaim> {
     Some(SessionClaim {
-        session_id: session.id()?.to_string(),
+        session: session.id()?,
         user_id,
     })
+}
+
+/// Forgets a claim its statement refused: that session has ended.
+pub fn forget_claim(claim: &SessionClaim) {
+    signed_in_sessions().remove(&claim.session);
 }
 
 /// Starts a signed-in session under a new id, so an id planted before sign-in is worthless.
@@ -260,7 +268,7 @@ pub async fn sign_in(session: &Session, user_id: UserId) -> Result<(), AppError>
 /// Deletes the session record, so the old cookie no longer signs anyone in.
 pub async fn sign_out(session: &Session) -> Result<(), AppError> {
     if let Some(id) = session.id() {
-        signed_in_sessions().remove(&id.to_string());
+        signed_in_sessions().remove(&id);
     }
     session.flush().await.map_err(session_error)
 }
@@ -300,6 +308,46 @@ mod tests {
         assert_eq!(
             verify_password("cat-and-mouse".into(), Some(older)).await,
             Ok(true)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_session_is_claimed_once_seen_signed_in_and_no_longer_once_signed_out() {
+        use tower_sessions::MemoryStore;
+        let store = std::sync::Arc::new(MemoryStore::default());
+        let signing_in = Session::new(None, store.clone(), None);
+        signing_in
+            .insert(USER_ID_KEY, UserId::new(7))
+            .await
+            .unwrap();
+        signing_in.save().await.unwrap();
+        let id = signing_in.id().unwrap();
+
+        let next_request = Session::new(Some(id), store.clone(), None);
+        assert_eq!(known_claim(&next_request), None, "not seen yet");
+        assert_eq!(
+            signed_in_user_id(&next_request).await.unwrap(),
+            Some(UserId::new(7))
+        );
+        let claim = SessionClaim {
+            session: id,
+            user_id: UserId::new(7),
+        };
+        let request_after = Session::new(Some(id), store.clone(), None);
+        assert_eq!(known_claim(&request_after), Some(claim));
+        assert_eq!(claim.session_key(), id.to_string());
+
+        let someone_else = Session::new(Some(Id(id.0.wrapping_add(1))), store.clone(), None);
+        assert_eq!(known_claim(&someone_else), None, "an id never seen");
+
+        forget_claim(&claim);
+        assert_eq!(known_claim(&request_after), None, "refused once, forgotten");
+        signed_in_user_id(&request_after).await.unwrap();
+        sign_out(&request_after).await.unwrap();
+        assert_eq!(
+            known_claim(&Session::new(Some(id), store, None)),
+            None,
+            "signed out here"
         );
     }
 

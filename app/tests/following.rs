@@ -12,6 +12,7 @@ use common::{
     users_with_wrong_counters,
 };
 use sqlx::PgPool;
+use tower_sessions::session::Id;
 
 fn bodies(posts: &[PostView]) -> Vec<&str> {
     posts.iter().map(|post| post.body.as_str()).collect()
@@ -250,7 +251,7 @@ async fn a_claimed_follow_is_made_only_while_its_session_lives(pool: PgPool) {
     let john = user(&pool, "john").await;
     user(&pool, "susan").await;
     let claim = SessionClaim {
-        session_id: "a-session-id".into(),
+        session: Id(7),
         user_id: john,
     };
     let session_ends_in = |seconds: i64| {
@@ -258,9 +259,10 @@ async fn a_claimed_follow_is_made_only_while_its_session_lives(pool: PgPool) {
         async move {
             sqlx::query(
                 "INSERT INTO tower_sessions.session (id, data, expiry_date)
-                 VALUES ('a-session-id', '', now() + make_interval(secs => $1))
+                 VALUES ($1, '', now() + make_interval(secs => $2))
                  ON CONFLICT (id) DO UPDATE SET expiry_date = EXCLUDED.expiry_date",
             )
+            .bind(claim.session_key())
             .bind(seconds as f64)
             .execute(&pool)
             .await

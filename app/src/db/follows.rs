@@ -45,7 +45,10 @@ pub async fn follow_claimed(
     claim: &SessionClaim,
     username: &Username,
 ) -> Result<FollowState, AppError> {
-    change(pool, claim.user_id, Some(claim), username, true).await
+    forget_if_ended(
+        claim,
+        change(pool, claim.user_id, Some(claim), username, true).await,
+    )
 }
 
 /// `unfollow` as the user a session claims to be; see `follow_claimed`.
@@ -54,7 +57,20 @@ pub async fn unfollow_claimed(
     claim: &SessionClaim,
     username: &Username,
 ) -> Result<FollowState, AppError> {
-    change(pool, claim.user_id, Some(claim), username, false).await
+    forget_if_ended(
+        claim,
+        change(pool, claim.user_id, Some(claim), username, false).await,
+    )
+}
+
+fn forget_if_ended(
+    claim: &SessionClaim,
+    changed: Result<FollowState, AppError>,
+) -> Result<FollowState, AppError> {
+    if matches!(changed, Err(AppError::Unauthorized(_))) {
+        crate::auth::forget_claim(claim);
+    }
+    changed
 }
 
 /// The change and the other person's counts after it, in one round trip: the migration
@@ -78,7 +94,7 @@ async fn change(
         me.get(),
         username.as_str(),
         follow,
-        claim.map(|claim| claim.session_id.as_str()),
+        claim.map(SessionClaim::session_key),
     )
     .fetch_optional(pool)
     .await
@@ -107,9 +123,9 @@ async fn change(
     })
 }
 
-/// What `change_follow` raises when the session it was given has ended:
-/// invalid_authorization_specification.
-const SESSION_ENDED: &str = "28000";
+/// What `change_follow` raises when the session it was given has ended: a code of our own, so
+/// that PostgreSQL's own refusals (28000 when a connection is refused, say) stay server errors.
+const SESSION_ENDED: &str = "MB401";
 
 struct LinkedUser {
     user_id: UserId,
