@@ -140,11 +140,12 @@ impl Request {
     }
 
     /// The signed-in user as `auth::SessionClaim`, for a statement that checks the session
-    /// itself: without loading the session when this process has seen it signed in. Or 401.
+    /// itself: without loading the session when a follow in this process has loaded it
+    /// before. Or 401.
     pub async fn claim(&self) -> Result<auth::SessionClaim, AppError> {
         let claim = match auth::known_claim(&self.session) {
             Some(claim) => claim,
-            None => auth::claim_of(&self.session, self.me().await?)
+            None => auth::remember_claim(&self.session, self.me().await?)
                 .ok_or_else(AppError::sign_in_required)?,
         };
         tracing::Span::current().record("user_id", claim.user_id.get());

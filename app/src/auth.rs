@@ -2,7 +2,7 @@
 //!
 //! Sessions are tower-sessions records in PostgreSQL; the cookie holds only a random id, so
 //! any server process can serve any request and signing out ends the session everywhere.
-//! A follow or unfollow skips loading its session when this process has seen it signed in
+//! A follow or unfollow skips loading its session when a follow in this process has loaded it
 //! before, and checks it in the statement that makes the change instead (`SessionClaim`).
 
 use crate::db::replicas::WalPosition;
@@ -142,7 +142,6 @@ pub async fn signed_in_user_id(session: &Session) -> Result<Option<UserId>, AppE
             .await
             .map_err(session_error)?;
     }
-    remember_signed_in(session, user_id);
     Ok(Some(user_id))
 }
 
@@ -184,7 +183,7 @@ pub async fn remember_change(session: &Session, position: WalPosition) -> Result
 
 /// Who a request's session says is signed in, taken on the word of an earlier request in this
 /// process that loaded the same session, without loading it again. Only statements that check
-/// the session themselves take one (`db::follows::follow_claimed`): a sign-out through any
+/// the session themselves take one (`db::follows::Actor::Claimed`): a sign-out through any
 /// process deletes the session's record, so from then on the claim is refused at once.
 ///
 /// Loading the session was a statement and a round trip of its own in every follow, and
@@ -203,7 +202,8 @@ impl SessionClaim {
     }
 }
 
-/// Sessions this process has seen signed in. A session's user never changes under the same
+/// Sessions a follow in this process has loaded and found signed in (page views do not touch
+/// this map, so they take no lock for it). A session's user never changes under the same
 /// id (signing in starts a new id, signing out deletes the record), so an entry is never
 /// wrong, only possibly ended, which every statement using it finds out (and then forgets it).
 static SIGNED_IN_SESSIONS: LazyLock<Mutex<HashMap<Id, UserId>>> = LazyLock::new(Mutex::default);
@@ -219,17 +219,7 @@ fn signed_in_sessions() -> std::sync::MutexGuard<'static, HashMap<Id, UserId>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn remember_signed_in(session: &Session, user_id: UserId) {
-    let Some(id) = session.id() else { return };
-    let mut seen = signed_in_sessions();
-    if seen.len() >= SIGNED_IN_SESSIONS_KEPT && !seen.contains_key(&id) {
-        seen.clear();
-    }
-    // Written each time, so the map always says what the latest load found.
-    seen.insert(id, user_id);
-}
-
-/// The claim of this request's session, if this process has seen it signed in.
+/// The claim of this request's session, if a follow in this process has loaded it before.
 pub fn known_claim(session: &Session) -> Option<SessionClaim> {
     let session_id = session.id()?;
     let user_id = *signed_in_sessions().get(&session_id)?;
@@ -239,12 +229,19 @@ pub fn known_claim(session: &Session) -> Option<SessionClaim> {
     })
 }
 
-/// The claim of a session just loaded and found signed in as `user_id`.
-pub fn claim_of(session: &Session, user_id: UserId) -> Option<SessionClaim> {
-    Some(SessionClaim {
+/// The claim of a session just loaded and found signed in as `user_id`, kept for the session's
+/// next follows.
+pub fn remember_claim(session: &Session, user_id: UserId) -> Option<SessionClaim> {
+    let claim = SessionClaim {
         session: session.id()?,
         user_id,
-    })
+    };
+    let mut seen = signed_in_sessions();
+    if seen.len() >= SIGNED_IN_SESSIONS_KEPT && !seen.contains_key(&claim.session) {
+        seen.clear();
+    }
+    seen.insert(claim.session, user_id);
+    Some(claim)
 }
 
 /// Forgets a claim its statement refused: that session has ended.
@@ -312,7 +309,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_session_is_claimed_once_seen_signed_in_and_no_longer_once_signed_out() {
+    async fn a_session_is_claimed_once_a_follow_loaded_it_and_no_longer_once_signed_out() {
         use tower_sessions::MemoryStore;
         let store = std::sync::Arc::new(MemoryStore::default());
         let signing_in = Session::new(None, store.clone(), None);
@@ -323,27 +320,38 @@ mod tests {
         signing_in.save().await.unwrap();
         let id = signing_in.id().unwrap();
 
-        let next_request = Session::new(Some(id), store.clone(), None);
-        assert_eq!(known_claim(&next_request), None, "not seen yet");
+        let page_view = Session::new(Some(id), store.clone(), None);
         assert_eq!(
-            signed_in_user_id(&next_request).await.unwrap(),
+            signed_in_user_id(&page_view).await.unwrap(),
             Some(UserId::new(7))
         );
-        let claim = SessionClaim {
-            session: id,
-            user_id: UserId::new(7),
-        };
-        let request_after = Session::new(Some(id), store.clone(), None);
-        assert_eq!(known_claim(&request_after), Some(claim));
+        assert_eq!(known_claim(&page_view), None, "a page view claims nothing");
+
+        let first_follow = Session::new(Some(id), store.clone(), None);
+        let claim = remember_claim(&first_follow, UserId::new(7)).unwrap();
+        assert_eq!(
+            claim,
+            SessionClaim {
+                session: id,
+                user_id: UserId::new(7),
+            }
+        );
         assert_eq!(claim.session_key(), id.to_string());
+        let next_follow = Session::new(Some(id), store.clone(), None);
+        assert_eq!(known_claim(&next_follow), Some(claim));
 
         let someone_else = Session::new(Some(Id(id.0.wrapping_add(1))), store.clone(), None);
         assert_eq!(known_claim(&someone_else), None, "an id never seen");
+        assert_eq!(
+            remember_claim(&Session::new(None, store.clone(), None), UserId::new(7)),
+            None,
+            "no id, no claim"
+        );
 
         forget_claim(&claim);
-        assert_eq!(known_claim(&request_after), None, "refused once, forgotten");
-        signed_in_user_id(&request_after).await.unwrap();
-        sign_out(&request_after).await.unwrap();
+        assert_eq!(known_claim(&next_follow), None, "refused once, forgotten");
+        remember_claim(&next_follow, UserId::new(7));
+        sign_out(&next_follow).await.unwrap();
         assert_eq!(
             known_claim(&Session::new(Some(id), store, None)),
             None,

@@ -272,25 +272,25 @@ async fn a_claimed_follow_is_made_only_while_its_session_lives(pool: PgPool) {
     let refused = Err(AppError::sign_in_required());
 
     assert_eq!(
-        follows::follow_claimed(&pool, &claim, &name("susan")).await,
+        follows::follow(&pool, &claim, &name("susan")).await,
         refused,
         "no such session"
     );
     session_ends_in(-1).await;
     assert_eq!(
-        follows::follow_claimed(&pool, &claim, &name("susan")).await,
+        follows::follow(&pool, &claim, &name("susan")).await,
         refused,
         "expired"
     );
     assert_eq!(link_rows(&pool).await, 0);
 
     session_ends_in(60).await;
-    let state = follows::follow_claimed(&pool, &claim, &name("susan"))
+    let state = follows::follow(&pool, &claim, &name("susan"))
         .await
         .unwrap();
     assert!(state.following);
     assert_eq!(state.followers_count, 1);
-    let state = follows::unfollow_claimed(&pool, &claim, &name("susan"))
+    let state = follows::unfollow(&pool, &claim, &name("susan"))
         .await
         .unwrap();
     assert!(!state.following);

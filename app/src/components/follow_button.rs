@@ -16,7 +16,7 @@ pub async fn follow(username: String) -> Result<FollowState, AppError> {
     let says = |state: &FollowState| Some(state.message());
     api::change("follow", says, None, async |request| {
         let username = api::existing_username(&username)?;
-        db::follows::follow_claimed(&request.pool, &request.claim().await?, &username).await
+        db::follows::follow(&request.pool, &request.claim().await?, &username).await
     })
     .await
 }
@@ -27,7 +27,7 @@ pub async fn unfollow(username: String) -> Result<FollowState, AppError> {
     let says = |state: &FollowState| Some(state.message());
     api::change("unfollow", says, None, async |request| {
         let username = api::existing_username(&username)?;
-        db::follows::unfollow_claimed(&request.pool, &request.claim().await?, &username).await
+        db::follows::unfollow(&request.pool, &request.claim().await?, &username).await
     })
     .await
 }

@@ -20,57 +20,43 @@ struct Changed {
     following_count: i64,
 }
 
-/// `me` follows `username`. Following someone already followed changes nothing.
-pub async fn follow(
-    pool: &PgPool,
-    me: UserId,
-    username: &Username,
-) -> Result<FollowState, AppError> {
-    change(pool, me, None, username, true).await
+/// Who makes a follow or unfollow: a user whose session the caller has loaded, or the user a
+/// session claims to be, whose session the changing statement checks (`auth::SessionClaim`).
+#[derive(Clone, Copy, Debug)]
+pub enum Actor<'a> {
+    Loaded(UserId),
+    Claimed(&'a SessionClaim),
 }
 
-/// `me` stops following `username`. Unfollowing someone not followed changes nothing.
-pub async fn unfollow(
-    pool: &PgPool,
-    me: UserId,
-    username: &Username,
-) -> Result<FollowState, AppError> {
-    change(pool, me, None, username, false).await
-}
-
-/// `follow` as the user a session claims to be, refused with a 401 when that session has
-/// ended, checked in the statement that makes the change (see `auth::SessionClaim`).
-pub async fn follow_claimed(
-    pool: &PgPool,
-    claim: &SessionClaim,
-    username: &Username,
-) -> Result<FollowState, AppError> {
-    forget_if_ended(
-        claim,
-        change(pool, claim.user_id, Some(claim), username, true).await,
-    )
-}
-
-/// `unfollow` as the user a session claims to be; see `follow_claimed`.
-pub async fn unfollow_claimed(
-    pool: &PgPool,
-    claim: &SessionClaim,
-    username: &Username,
-) -> Result<FollowState, AppError> {
-    forget_if_ended(
-        claim,
-        change(pool, claim.user_id, Some(claim), username, false).await,
-    )
-}
-
-fn forget_if_ended(
-    claim: &SessionClaim,
-    changed: Result<FollowState, AppError>,
-) -> Result<FollowState, AppError> {
-    if matches!(changed, Err(AppError::Unauthorized(_))) {
-        crate::auth::forget_claim(claim);
+impl From<UserId> for Actor<'_> {
+    fn from(user: UserId) -> Self {
+        Actor::Loaded(user)
     }
-    changed
+}
+
+impl<'a> From<&'a SessionClaim> for Actor<'a> {
+    fn from(claim: &'a SessionClaim) -> Self {
+        Actor::Claimed(claim)
+    }
+}
+
+/// `by` follows `username`. Following someone already followed changes nothing. A claimed
+/// actor whose session has ended gets a 401 and changes nothing.
+pub async fn follow<'a>(
+    pool: &PgPool,
+    by: impl Into<Actor<'a>>,
+    username: &Username,
+) -> Result<FollowState, AppError> {
+    change(pool, by.into(), username, true).await
+}
+
+/// `by` stops following `username`. Unfollowing someone not followed changes nothing.
+pub async fn unfollow<'a>(
+    pool: &PgPool,
+    by: impl Into<Actor<'a>>,
+    username: &Username,
+) -> Result<FollowState, AppError> {
+    change(pool, by.into(), username, false).await
 }
 
 /// The change and the other person's counts after it, in one round trip: the migration
@@ -79,11 +65,14 @@ fn forget_if_ended(
 /// after the commit cost a round trip per click.
 async fn change(
     pool: &PgPool,
-    me: UserId,
-    claim: Option<&SessionClaim>,
+    by: Actor<'_>,
     username: &Username,
     follow: bool,
 ) -> Result<FollowState, AppError> {
+    let (me, claim) = match by {
+        Actor::Loaded(user) => (user, None),
+        Actor::Claimed(claim) => (claim.user_id, Some(claim)),
+    };
     let changed = sqlx::query_as!(
         Changed,
         r#"
@@ -107,6 +96,10 @@ async fn change(
             .and_then(|error| error.code())
             .is_some_and(|code| code == SESSION_ENDED)
         {
+            // Only a claim is checked, so only a claim can have ended.
+            if let Some(claim) = claim {
+                crate::auth::forget_claim(claim);
+            }
             return AppError::sign_in_required();
         }
         error.into()

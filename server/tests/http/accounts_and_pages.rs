@@ -115,6 +115,25 @@ async fn a_follow_on_a_session_that_ended_elsewhere_is_refused_and_changes_nothi
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
         assert!(reply.body.contains("Please sign in"), "{}", reply.body);
     }
+    // Made-up cookies: a well-formed id nobody was given, one that is not an id, and john's
+    // ended one with its last character changed.
+    let altered = format!(
+        "{}B",
+        &john.cookie.as_deref().unwrap()[..john.cookie.as_deref().unwrap().len() - 1]
+    );
+    for cookie in [
+        "microblog_session=AAAAAAAAAAAAAAAAAAAAAA",
+        "microblog_session=%00%2F..%2F",
+        altered.as_str(),
+    ] {
+        let reply = call(&router, "/api/follow", "username=susan", Some(cookie)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{cookie}: {}",
+            reply.body
+        );
+    }
     assert_eq!(links(&pool).await, 0);
 }
 
