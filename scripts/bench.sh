@@ -64,7 +64,7 @@ fi
 echo "$seed_report"
 counts=$(psql "$DB" -tAc "SELECT (SELECT count(*) FROM users) || ' users, ' || (SELECT count(*) FROM posts) || ' posts, ' || (SELECT count(*) FROM followers) || ' follows'")
 # Index-only scans skip the heap only for pages the visibility map marks all-visible.
-visible=$(psql "$DB" -tAc "SELECT string_agg(relname || ' ' || round(100.0 * relallvisible / greatest(relpages, 1)) || ' %', ', ' ORDER BY relname) FROM pg_class WHERE relname IN ('users', 'posts', 'followers')")
+visible=$(psql "$DB" -tAc "SELECT string_agg(relname || ' ' || round(100.0 * relallvisible / greatest(relpages, 1)) || ' %', ', ' ORDER BY relname) FROM pg_class WHERE relname IN ('users', 'posts', 'followers', 'timeline_posts')")
 
 echo ">> Feed query latency"
 DATABASE_URL=$DB target/release/bench-tools bench-feed --typical "bench$HEAVY" --heavy bench0 \
@@ -100,6 +100,11 @@ wrk_stat() {
 # Users whose follower or following counter differs from the rows of `followers`.
 users_with_wrong_counters() {
   psql "$DB" -tAc "SELECT count(*) FROM users u WHERE u.followers_count <> (SELECT count(*) FROM followers f WHERE f.followed_id = u.id) OR u.following_count <> (SELECT count(*) FROM followers f WHERE f.follower_id = u.id)"
+}
+
+# Rows by which the heavy readers' timelines differ from what they must hold.
+timeline_discrepancies() {
+  psql "$DB" -tAc "SELECT count(*) FROM timeline_discrepancies"
 }
 
 # CPU time (ticks) used so far by the server, and by the PostgreSQL processes of a cluster.
@@ -269,10 +274,11 @@ posts_added=$(($(psql "$DB" -tAc "SELECT count(*) FROM posts") - posts_before))
 # most one, so between sent - 64 and sent must be stored.
 posts_sent=$(awk '/^posts sent:/ {print $3}' "$OUT/wrk-soak.txt")
 soak_wrong_counters=$(users_with_wrong_counters)
+soak_timeline_discrepancies=$(timeline_discrepancies)
 soak_kept=$(($(page_cache_count hit) - soak_kept_before))
 soak_rendered=$(($(pages_rendered) - soak_rendered_before))
 echo "soak: pages served again $soak_kept, rendered $soak_rendered"
-echo "soak: $soak_requests requests, $soak_rps req/s, p99 $soak_p99, non-2xx ${soak_errors:-0}, $posts_sent posts sent, $posts_added stored, wrong counters $soak_wrong_counters, RSS $((rss_before_kb / 1024)) -> $((rss_after_kb / 1024)) MiB"
+echo "soak: $soak_requests requests, $soak_rps req/s, p99 $soak_p99, non-2xx ${soak_errors:-0}, $posts_sent posts sent, $posts_added stored, wrong counters $soak_wrong_counters, timeline discrepancies $soak_timeline_discrepancies, RSS $((rss_before_kb / 1024)) -> $((rss_after_kb / 1024)) MiB"
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
 kill "$server_pid"
 wait "$server_pid" 2>/dev/null || true
@@ -452,9 +458,9 @@ size_row() {
   echo "64 signed-in users for ${SOAK_SECONDS} s: 30 % home feed, 20 % explore, 20 % a random profile,"
   echo "25 % follow or unfollow a random user, 5 % a new post (wrk, scripts/bench.sh)."
   echo
-  echo "| requests | requests/s | p99 | non-2xx | socket errors | posts sent / stored | wrong counters | RSS before → after |"
-  echo "| ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"
-  echo "| $soak_requests | $soak_rps | $soak_p99 | ${soak_errors:-0} | ${soak_socket_errors:-none} | $posts_sent / $posts_added | $soak_wrong_counters | $((rss_before_kb / 1024)) → $((rss_after_kb / 1024)) MiB |"
+  echo "| requests | requests/s | p99 | non-2xx | socket errors | posts sent / stored | wrong counters | timeline discrepancies | RSS before → after |"
+  echo "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |"
+  echo "| $soak_requests | $soak_rps | $soak_p99 | ${soak_errors:-0} | ${soak_socket_errors:-none} | $posts_sent / $posts_added | $soak_wrong_counters | $soak_timeline_discrepancies | $((rss_before_kb / 1024)) → $((rss_after_kb / 1024)) MiB |"
   echo
   echo "Pages during the soak (home, explore, profiles): $soak_kept served again, $soak_rendered rendered"
   echo "(each of the 64 users follows or unfollows about once in every four requests, which changes their"

@@ -299,12 +299,12 @@ async fn a_claimed_follow_is_made_only_while_its_session_lives(pool: PgPool) {
 }
 
 #[test]
-fn the_feed_walk_switches_at_one_and_two_thousand_follows() {
+fn the_feed_walk_switches_at_one_thousand_follows_and_to_the_timeline_at_two() {
     assert_eq!(FeedWalk::for_following(0), FeedWalk::PerAuthor);
     assert_eq!(FeedWalk::for_following(999), FeedWalk::PerAuthor);
     assert_eq!(FeedWalk::for_following(1_000), FeedWalk::AllPostsHashed);
     assert_eq!(FeedWalk::for_following(1_999), FeedWalk::AllPostsHashed);
-    assert_eq!(FeedWalk::for_following(2_000), FeedWalk::AllPostsProbed);
+    assert_eq!(FeedWalk::for_following(2_000), FeedWalk::Timeline);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -470,6 +470,14 @@ async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_ne
     }
     expected.reverse();
 
+    // A timeline complete for the newer half, so its walk reads pages from it and walks the rest.
+    sqlx::query(
+        "SELECT start_timeline($1, timestamptz '2026-01-01 00:00:00+00' + interval '150 seconds')",
+    )
+    .bind(me.get())
+    .execute(&pool)
+    .await
+    .unwrap();
     let per_author_walk = walk_every_page(&pool, me, &authors, FeedWalk::PerAuthor).await;
     assert_eq!(
         per_author_walk, expected,

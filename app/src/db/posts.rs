@@ -4,7 +4,7 @@ use crate::db::fetch_keyset_page;
 use crate::domain::{PostBody, Username};
 use crate::error::AppError;
 use crate::model::{PAGE_SIZE, Page, PageRequest, PostView, UserId};
-use crate::present::{PageBound, avatar_url, cursor_of, into_page, timestamp};
+use crate::present::{PageBound, Walk, avatar_url, cursor_of, into_page, timestamp};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
@@ -71,20 +71,30 @@ pub enum FeedWalk {
     /// Walk `posts_newest` from the cursor and look each post's author up in `followers_pkey`.
     /// No hash to build, but a probe per post walked, so it wins once few posts are skipped.
     AllPostsProbed,
+    /// Read the page from the reader's timeline (`timeline_posts`, filled on write), and walk
+    /// as `AllPostsProbed` when the reader has none or it cannot vouch for the page (see
+    /// `timeline_page`).
+    Timeline,
 }
 
+/// How many people a reader follows when their timeline starts, and their feed starts to read
+/// it. The trigger `followers_maintain_counts_and_timelines` starts it at the same count; a
+/// difference would only cost speed, as a reader without one is walked.
+pub const TIMELINE_FROM: i64 = 2_000;
+
 impl FeedWalk {
-    pub const ALL: [FeedWalk; 3] = [
+    pub const ALL: [FeedWalk; 4] = [
         FeedWalk::PerAuthor,
         FeedWalk::AllPostsHashed,
         FeedWalk::AllPostsProbed,
+        FeedWalk::Timeline,
     ];
 
     pub fn for_following(following: i64) -> FeedWalk {
         match following {
             ..1_000 => FeedWalk::PerAuthor,
-            1_000..2_000 => FeedWalk::AllPostsHashed,
-            _ => FeedWalk::AllPostsProbed,
+            1_000..TIMELINE_FROM => FeedWalk::AllPostsHashed,
+            _ => FeedWalk::Timeline,
         }
     }
 }
@@ -138,6 +148,10 @@ pub async fn followed_posts_by(
         FeedWalk::PerAuthor => followed_posts_per_author(pool, me, bound, PAGE_SIZE + 1).await?,
         FeedWalk::AllPostsHashed => followed_posts_hashed(pool, me, bound).await?,
         FeedWalk::AllPostsProbed => followed_posts_probed(pool, me, bound).await?,
+        FeedWalk::Timeline => match timeline_page(pool, me, bound).await? {
+            Some(rows) => rows,
+            None => followed_posts_probed(pool, me, bound).await?,
+        },
     };
     Ok(present(rows, request, PAGE_SIZE))
 }
@@ -250,6 +264,78 @@ async fn followed_posts_probed(
     Ok(walk_all_posts!(pool, me, bound,
         followed: "EXISTS (SELECT FROM followers f
                            WHERE f.follower_id = $1 AND f.followed_id = p.author_id OFFSET 0)")?)
+}
+
+struct TimelineRow {
+    complete_since: OffsetDateTime,
+    id: Option<i64>,
+    author: Option<String>,
+    email: Option<String>,
+    body: Option<String>,
+    created_at: Option<OffsetDateTime>,
+}
+
+/// The page from `me`'s timeline, or `None` when `me` has no timeline or it cannot vouch for
+/// the page. A timeline holds every post of the feed from its `complete_since` on (migration
+/// `timelines_for_heavy_readers`), so a page walking older is whole when it found a full page
+/// (nothing it skipped can be newer than its last row), and a page walking newer is whole when
+/// it starts inside the timeline.
+async fn timeline_page(
+    pool: &PgPool,
+    me: UserId,
+    bound: PageBound,
+) -> Result<Option<Vec<PostRow>>, AppError> {
+    let rows = fetch_keyset_page!(
+        pool,
+        bound.walk,
+        TimelineRow,
+        r#"
+        SELECT t.complete_since, page.post_id AS "id?", u.username AS "author?",
+               u.email AS "email?", posts.body AS "body?", page.created_at AS "created_at?"
+        FROM timelines t
+        LEFT JOIN LATERAL (
+            SELECT tp.post_id, tp.created_at FROM timeline_posts tp
+            WHERE tp.reader_id = t.reader_id AND (tp.created_at, tp.post_id) "#
+            + past
+            + r#" ($2, $3)
+            ORDER BY tp.created_at "#
+            + order
+            + ", tp.post_id "
+            + order
+            + r#"
+            LIMIT 21
+        ) AS page ON true
+        LEFT JOIN posts ON posts.id = page.post_id
+        LEFT JOIN users u ON u.id = posts.author_id
+        WHERE t.reader_id = $1
+        ORDER BY page.created_at "#
+            + order
+            + ", page.post_id "
+            + order,
+        me.get(),
+        bound.at,
+        bound.id,
+    )?;
+    let Some(complete_since) = rows.first().map(|row| row.complete_since) else {
+        return Ok(None);
+    };
+    let rows: Vec<PostRow> = rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(PostRow {
+                id: row.id?,
+                author: row.author?,
+                email: row.email?,
+                body: row.body?,
+                created_at: row.created_at?,
+            })
+        })
+        .collect();
+    let whole = match bound.walk {
+        Walk::TowardsOlder => rows.len() as i64 > PAGE_SIZE,
+        Walk::TowardsNewer => bound.at >= complete_since,
+    };
+    Ok(whole.then_some(rows))
 }
 
 /// One user's posts, newest first.

@@ -151,6 +151,15 @@ pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppE
     )
     .execute(&mut *tx)
     .await?;
+    // Readers who follow thousands get the timeline their 2,000th follow would have started
+    // (the load skipped the triggers).
+    sqlx::query!(
+        "SELECT start_timeline(id) FROM users WHERE id >= $1 AND following_count >= $2",
+        first_id,
+        crate::db::posts::TIMELINE_FROM,
+    )
+    .execute(&mut *tx)
+    .await?;
     // VACUUM marks a page all-visible only once the commits that wrote its rows are on disk,
     // and PostgreSQL tracks that for groups of 32 transactions: one asynchronous commit
     // nearby (the cluster's setting, and each table ANALYZE here is one) left the data set with
@@ -164,7 +173,7 @@ pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppE
     sqlx::query!("SET synchronous_commit = on")
         .execute(&mut *connection)
         .await?;
-    sqlx::query!("VACUUM (ANALYZE) users, posts, followers")
+    sqlx::query!("VACUUM (ANALYZE) users, posts, followers, timelines, timeline_posts")
         .execute(&mut *connection)
         .await?;
     sqlx::query!("RESET synchronous_commit")
