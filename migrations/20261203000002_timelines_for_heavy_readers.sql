@@ -127,13 +127,16 @@ BEGIN
     -- start has committed.
     LOCK TABLE timeline_posts IN ROW EXCLUSIVE MODE;
     -- ON CONFLICT: a fill that already saw this post has done the work.
+    -- A join, not an OR, so PostgreSQL may either probe each timeline's reader in
+    -- `followers_pkey` or scan the author's followers, whichever is fewer.
     INSERT INTO timeline_posts (reader_id, post_id, created_at)
         SELECT t.reader_id, NEW.id, NEW.created_at
         FROM timelines t
-        WHERE NEW.created_at >= t.complete_since
-          AND (t.reader_id = NEW.author_id
-               OR t.reader_id IN (SELECT f.follower_id FROM followers f
-                                  WHERE f.followed_id = NEW.author_id))
+        WHERE t.reader_id = NEW.author_id AND NEW.created_at >= t.complete_since
+        UNION ALL
+        SELECT t.reader_id, NEW.id, NEW.created_at
+        FROM followers f JOIN timelines t ON t.reader_id = f.follower_id
+        WHERE f.followed_id = NEW.author_id AND NEW.created_at >= t.complete_since
         ON CONFLICT (reader_id, post_id) DO NOTHING;
     RETURN NULL;
 END
