@@ -3,6 +3,7 @@
 # alternated on the same data: each round inserts posts by random bench users, one transaction
 # each, for SECONDS with the trigger `posts_fan_out` on, then for SECONDS with it off, from
 # CLIENTS connections (pgbench). The posts are deleted afterwards and the trigger left on.
+# Switching the trigger locks `posts`: run it with no server writing to the data set.
 # Run after `make bench` (it uses the microblog_bench data set).
 #   scripts/ab-post.sh ROUNDS SECONDS [CLIENTS]
 set -euo pipefail
@@ -12,7 +13,13 @@ SECONDS_EACH=$2
 CLIENTS=${3:-4}
 DB=$(scripts/pg.sh url microblog_bench)
 SCRIPT=$(mktemp)
-trap 'rm -f "$SCRIPT"; psql "$DB" -qc "ALTER TABLE posts ENABLE TRIGGER posts_fan_out"' EXIT
+# Also when stopped half-way: posts written with the fan-out off would leave the timelines short.
+finish() {
+  rm -f "$SCRIPT"
+  psql "$DB" -qc "ALTER TABLE posts ENABLE TRIGGER posts_fan_out" \
+    -c "DELETE FROM posts WHERE body = 'ab-post.sh post'"
+}
+trap finish EXIT
 read -r first last < <(psql "$DB" -tAF ' ' -c "SELECT min(id), max(id) FROM users WHERE username LIKE 'bench%'")
 cat > "$SCRIPT" <<SQL
 \set author random($first, $last)
@@ -36,4 +43,3 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "| $round | $mode | $tps | $latency | $((rows_after - rows_before)) |"
   done
 done
-psql "$DB" -qc "DELETE FROM posts WHERE body = 'ab-post.sh post'"

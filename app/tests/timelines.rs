@@ -7,7 +7,7 @@ mod common;
 
 use app::db::follows;
 use app::db::posts::{self, FeedWalk, TIMELINE_FROM};
-use app::model::{PageRequest, UserId};
+use app::model::{Cursor, PageRequest, UserId};
 use common::{delete_user, name, post_at, user};
 use sqlx::PgPool;
 use std::time::Duration;
@@ -146,6 +146,25 @@ async fn a_page_the_timeline_holds_is_read_from_it_and_one_it_does_not_is_walked
         "the walk is unaffected"
     );
 
+    // A newer page from inside the timeline is read from it too: the row taken out is missing.
+    let newer_from_timeline = posts::followed_posts_by(
+        &pool,
+        me,
+        FeedWalk::Timeline,
+        PageRequest::NewerThan(cursor_of(&pool, ids[25]).await),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        newer_from_timeline
+            .items
+            .iter()
+            .map(|post| post.id)
+            .collect::<Vec<_>>(),
+        // The twenty oldest past the cursor, from a timeline that lacks post 5.
+        [&ids[4..5], &ids[6..25]].concat()
+    );
+
     // The third page reaches past where the timeline is complete, so it is walked: whole.
     let second = posts::followed_posts_by(&pool, me, FeedWalk::PerAuthor, PageRequest::First)
         .await
@@ -170,6 +189,17 @@ async fn a_page_the_timeline_holds_is_read_from_it_and_one_it_does_not_is_walked
         third.items.iter().map(|post| post.id).collect::<Vec<_>>(),
         ids[40..]
     );
+}
+
+async fn cursor_of(pool: &PgPool, post: i64) -> Cursor {
+    let micros = sqlx::query_scalar(
+        "SELECT (extract(epoch FROM created_at) * 1000000)::bigint FROM posts WHERE id = $1",
+    )
+    .bind(post)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    Cursor { micros, id: post }
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -228,22 +258,27 @@ async fn following_the_two_thousandth_person_starts_a_timeline_of_the_last_month
     );
 }
 
-/// Waits until another connection is blocked on a lock, or `task` has ended (when the lock
-/// it should wait for was not taken: the checks after it then say what went wrong).
-async fn until_blocked_or_done<T>(pool: &PgPool, task: &tokio::task::JoinHandle<T>) {
-    loop {
-        let blocked: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT FROM pg_stat_activity
+/// Waits until another connection is blocked on a lock (true), or `task` has ended without
+/// waiting (false). The minute's limit only turns a hang into a failure.
+async fn blocked_before_done<T>(pool: &PgPool, task: &tokio::task::JoinHandle<T>) -> bool {
+    let watch = async {
+        loop {
+            let blocked: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT FROM pg_stat_activity
                             WHERE datname = current_database() AND wait_event_type = 'Lock')",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        if blocked || task.is_finished() {
-            return;
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            if blocked || task.is_finished() {
+                return blocked;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(60), watch)
+        .await
+        .expect("the second statement neither waited nor finished")
 }
 
 /// Runs `first` in a transaction left open, starts `second` on the pool (which must wait for
@@ -256,7 +291,7 @@ async fn race(pool: &PgPool, first: String, second: String) {
         let second = second.clone();
         tokio::spawn(async move { sqlx::query(&second).execute(&pool).await.map(|_| ()) })
     };
-    until_blocked_or_done(pool, &waiting).await;
+    let blocked = blocked_before_done(pool, &waiting).await;
     held.commit().await.unwrap();
     waiting.await.unwrap().unwrap();
     assert_eq!(
@@ -264,6 +299,7 @@ async fn race(pool: &PgPool, first: String, second: String) {
         Vec::<String>::new(),
         "after `{first}` then `{second}`"
     );
+    assert!(blocked, "`{second}` waited for `{first}` to commit");
 }
 
 fn post_by(username: &str) -> String {
@@ -276,7 +312,11 @@ fn post_by(username: &str) -> String {
 async fn a_post_and_a_follow_at_the_same_moment_leave_the_timeline_exact(pool: PgPool) {
     let reader = user(&pool, "reader").await;
     user(&pool, "author").await;
-    start_timeline(&pool, reader, 0).await;
+    sqlx::query("SELECT start_timeline($1, '-infinity')")
+        .bind(reader.get())
+        .execute(&pool)
+        .await
+        .unwrap();
     let change = |follow: bool| {
         format!(
             "SELECT change_follow({}, 'author', {follow}, NULL)",

@@ -136,7 +136,7 @@ pub async fn followed_posts(
 // good one.
 const _: () = assert!(
     PAGE_SIZE + 1 == 21,
-    "the walks of all posts and explore say LIMIT 21"
+    "the walks of all posts, the timeline's page and explore say LIMIT 21"
 );
 
 /// `followed_posts` by a given walk, so tests can prove every walk gives the same feed.
@@ -293,27 +293,30 @@ async fn timeline_page(
         bound.walk,
         TimelineRow,
         r#"
-        SELECT t.complete_since, page.post_id AS "id?", u.username AS "author?",
-               u.email AS "email?", posts.body AS "body?", page.created_at AS "created_at?"
+        SELECT t.complete_since, page.id AS "id?", page.author AS "author?",
+               page.email AS "email?", page.body AS "body?", page.created_at AS "created_at?"
         FROM timelines t
         LEFT JOIN LATERAL (
-            SELECT tp.post_id, tp.created_at FROM timeline_posts tp
-            WHERE tp.reader_id = t.reader_id AND (tp.created_at, tp.post_id) "#
+            SELECT tp.post_id AS id, u.username AS author, u.email, p.body, tp.created_at
+            FROM (
+                SELECT post_id, created_at FROM timeline_posts
+                WHERE reader_id = t.reader_id AND (created_at, post_id) "#
             + past
             + r#" ($2, $3)
-            ORDER BY tp.created_at "#
+                ORDER BY created_at "#
             + order
-            + ", tp.post_id "
+            + ", post_id "
             + order
             + r#"
-            LIMIT 21
+                LIMIT 21
+            ) AS tp
+            JOIN posts p ON p.id = tp.post_id
+            JOIN users u ON u.id = p.author_id
         ) AS page ON true
-        LEFT JOIN posts ON posts.id = page.post_id
-        LEFT JOIN users u ON u.id = posts.author_id
         WHERE t.reader_id = $1
         ORDER BY page.created_at "#
             + order
-            + ", page.post_id "
+            + ", page.id "
             + order,
         me.get(),
         bound.at,
@@ -322,6 +325,8 @@ async fn timeline_page(
     let Some(complete_since) = rows.first().map(|row| row.complete_since) else {
         return Ok(None);
     };
+    // A row without a post is the timeline's own, when the page is empty: the lateral page
+    // is joined whole, so its columns are all there or all missing.
     let rows: Vec<PostRow> = rows
         .into_iter()
         .filter_map(|row| {
