@@ -354,3 +354,44 @@ async fn a_post_and_the_start_of_a_timeline_at_the_same_moment_leave_it_exact(po
     race(&pool, start, post_by("author")).await;
     assert_eq!(timeline_size(&pool, reader).await, 2);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_readers_own_post_and_their_two_thousandth_follow_at_the_same_moment_leave_it_exact(
+    pool: PgPool,
+) {
+    // Two readers one follow short of a timeline, each following u1…u1999.
+    sqlx::query(
+        "INSERT INTO users (username, email, password_hash)
+         SELECT name, name || '@example.com', 'x'
+         FROM (SELECT 'u' || g AS name FROM generate_series(1, $1) AS g
+               UNION ALL VALUES ('first'), ('second')) AS names",
+    )
+    .bind(TIMELINE_FROM)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO followers (follower_id, followed_id)
+         SELECT r.id, u.id FROM users r, users u
+         WHERE r.username IN ('first', 'second') AND u.username LIKE 'u%' AND u.username <> $1",
+    )
+    .bind(format!("u{TIMELINE_FROM}"))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let last_follow = |reader: &str| {
+        format!(
+            "SELECT change_follow((SELECT id FROM users WHERE username = '{reader}'), 'u{TIMELINE_FROM}', true, NULL)"
+        )
+    };
+
+    // Their post first, the follow that starts their timeline waiting: the fill must see it.
+    race(&pool, post_by("first"), last_follow("first")).await;
+    // The follow first, their post waiting: its fan-out must find the new timeline.
+    race(&pool, last_follow("second"), post_by("second")).await;
+    let timelines: i64 = sqlx::query_scalar("SELECT count(*) FROM timelines")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(timelines, 2);
+}
