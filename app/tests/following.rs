@@ -8,7 +8,7 @@ use app::db::{follows, posts, tutorial, users};
 use app::error::AppError;
 use app::model::{Direction, PageRequest, PostView, UserId};
 use common::{
-    counts, delete_user, is_following, link_rows, name, post_at, post_newest, user,
+    counts, cursor_of, delete_user, is_following, link_rows, name, post_at, post_newest, user,
     users_with_wrong_counters,
 };
 use sqlx::PgPool;
@@ -534,10 +534,9 @@ async fn walk_every_page(
     // "Newer posts" from the last page gives back the page before it.
     let last_page_start = (pages - 1) * 20;
     let last_page_first = seen[last_page_start];
-    let previous = page_of(PageRequest::NewerThan(app::model::Cursor {
-        micros: posts_time_micros(pool, last_page_first).await,
-        id: last_page_first,
-    }))
+    let previous = page_of(PageRequest::NewerThan(
+        cursor_of(pool, last_page_first).await,
+    ))
     .await
     .unwrap();
     assert_eq!(
@@ -549,16 +548,6 @@ async fn walk_every_page(
         seen[last_page_start - 20..last_page_start].to_vec()
     );
     seen
-}
-
-async fn posts_time_micros(pool: &PgPool, id: i64) -> i64 {
-    sqlx::query_scalar(
-        "SELECT (extract(epoch FROM created_at) * 1000000)::bigint FROM posts WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(pool)
-    .await
-    .unwrap()
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -7,8 +7,8 @@ mod common;
 
 use app::db::follows;
 use app::db::posts::{self, FeedWalk, TIMELINE_FROM};
-use app::model::{Cursor, PageRequest, UserId};
-use common::{delete_user, name, post_at, user};
+use app::model::{PageRequest, UserId};
+use common::{cursor_of, delete_user, name, post_at, user};
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -189,17 +189,6 @@ async fn a_page_the_timeline_holds_is_read_from_it_and_one_it_does_not_is_walked
         third.items.iter().map(|post| post.id).collect::<Vec<_>>(),
         ids[40..]
     );
-}
-
-async fn cursor_of(pool: &PgPool, post: i64) -> Cursor {
-    let micros = sqlx::query_scalar(
-        "SELECT (extract(epoch FROM created_at) * 1000000)::bigint FROM posts WHERE id = $1",
-    )
-    .bind(post)
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    Cursor { micros, id: post }
 }
 
 #[sqlx::test(migrations = "../migrations")]

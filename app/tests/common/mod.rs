@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use app::domain::Username;
-use app::model::UserId;
+use app::model::{Cursor, UserId};
 use sqlx::PgPool;
 
 /// A user with a placeholder password hash: these tests are about data, not sign-in.
@@ -105,4 +105,16 @@ pub async fn users_with_wrong_counters(pool: &PgPool) -> Vec<String> {
     .fetch_all(pool)
     .await
     .unwrap()
+}
+
+/// The feed cursor that points at `post`.
+pub async fn cursor_of(pool: &PgPool, post: i64) -> Cursor {
+    let micros = sqlx::query_scalar(
+        "SELECT (extract(epoch FROM created_at) * 1000000)::bigint FROM posts WHERE id = $1",
+    )
+    .bind(post)
+    .fetch_one(pool)
+    .await
+    .expect("the post's time");
+    Cursor { micros, id: post }
 }
