@@ -139,17 +139,25 @@ impl Request {
         self.viewer().await?.ok_or_else(AppError::sign_in_required)
     }
 
-    /// The signed-in user as `auth::SessionClaim`, for a statement that checks the session
-    /// itself: without loading the session when a follow in this process has loaded it
-    /// before. Or 401.
-    pub async fn claim(&self) -> Result<auth::SessionClaim, AppError> {
+    /// Runs `change`, a statement that checks the session itself, as the signed-in user by
+    /// their `auth::SessionClaim`: without loading the session when a follow in this process
+    /// has loaded it before. Or 401. A claim the statement refuses (its session has ended) is
+    /// forgotten, so the next request with it loads the session and is refused there.
+    pub async fn claimed<T>(
+        &self,
+        change: impl AsyncFnOnce(&auth::SessionClaim) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
         let claim = match auth::known_claim(&self.session) {
             Some(claim) => claim,
             None => auth::remember_claim(&self.session, self.me().await?)
                 .ok_or_else(AppError::sign_in_required)?,
         };
         tracing::Span::current().record("user_id", claim.user_id.get());
-        Ok(claim)
+        let outcome = change(&claim).await;
+        if matches!(outcome, Err(AppError::Unauthorized(_))) {
+            auth::forget_claim(&claim);
+        }
+        outcome
     }
 
     /// Where this request's reads go: a replica that has replayed this person's last change,

@@ -183,7 +183,8 @@ pub async fn remember_change(session: &Session, position: WalPosition) -> Result
 
 /// Who a request's session says is signed in, taken on the word of an earlier request in this
 /// process that loaded the same session, without loading it again. Only statements that check
-/// the session themselves take one (`db::follows::Actor::Claimed`): a sign-out through any
+/// the session themselves take one (`db::follows::Actor::Claimed`, through `api::Request::
+/// claimed`, which forgets a claim they refuse): a sign-out through any
 /// process deletes the session's record, so from then on the claim is refused at once.
 ///
 /// Loading the session was a statement and a round trip of its own in every follow, and
@@ -199,6 +200,15 @@ impl SessionClaim {
     /// The session's id as the session store keys its record.
     pub fn session_key(&self) -> String {
         self.session.to_string()
+    }
+}
+
+impl From<&SessionClaim> for crate::db::follows::Actor {
+    fn from(claim: &SessionClaim) -> Self {
+        crate::db::follows::Actor::Claimed {
+            user: claim.user_id,
+            session_key: claim.session_key(),
+        }
     }
 }
 

@@ -16,7 +16,9 @@ pub async fn follow(username: String) -> Result<FollowState, AppError> {
     let says = |state: &FollowState| Some(state.message());
     api::change("follow", says, None, async |request| {
         let username = api::existing_username(&username)?;
-        db::follows::follow(&request.pool, &request.claim().await?, &username).await
+        request
+            .claimed(async |claim| db::follows::follow(&request.pool, claim, &username).await)
+            .await
     })
     .await
 }
@@ -27,7 +29,9 @@ pub async fn unfollow(username: String) -> Result<FollowState, AppError> {
     let says = |state: &FollowState| Some(state.message());
     api::change("unfollow", says, None, async |request| {
         let username = api::existing_username(&username)?;
-        db::follows::unfollow(&request.pool, &request.claim().await?, &username).await
+        request
+            .claimed(async |claim| db::follows::unfollow(&request.pool, claim, &username).await)
+            .await
     })
     .await
 }

@@ -1,7 +1,6 @@
 //! Who follows whom. Every change is one idempotent statement; the counters on `users` are
 //! kept by a trigger in that statement's transaction, and read back by the same statement.
 
-use crate::auth::SessionClaim;
 use crate::db::{fetch_keyset_page, violated_constraint};
 use crate::domain::Username;
 use crate::error::AppError;
@@ -21,39 +20,34 @@ struct Changed {
 }
 
 /// Who makes a follow or unfollow: a user whose session the caller has loaded, or the user a
-/// session claims to be, whose session the changing statement checks (`auth::SessionClaim`).
-#[derive(Clone, Copy, Debug)]
-pub enum Actor<'a> {
+/// session claims to be, whose session (the session store's key) the changing statement checks
+/// (`auth::SessionClaim` converts into one).
+#[derive(Clone, Debug)]
+pub enum Actor {
     Loaded(UserId),
-    Claimed(&'a SessionClaim),
+    Claimed { user: UserId, session_key: String },
 }
 
-impl From<UserId> for Actor<'_> {
+impl From<UserId> for Actor {
     fn from(user: UserId) -> Self {
         Actor::Loaded(user)
     }
 }
 
-impl<'a> From<&'a SessionClaim> for Actor<'a> {
-    fn from(claim: &'a SessionClaim) -> Self {
-        Actor::Claimed(claim)
-    }
-}
-
 /// `by` follows `username`. Following someone already followed changes nothing. A claimed
 /// actor whose session has ended gets a 401 and changes nothing.
-pub async fn follow<'a>(
+pub async fn follow(
     pool: &PgPool,
-    by: impl Into<Actor<'a>>,
+    by: impl Into<Actor>,
     username: &Username,
 ) -> Result<FollowState, AppError> {
     change(pool, by.into(), username, true).await
 }
 
 /// `by` stops following `username`. Unfollowing someone not followed changes nothing.
-pub async fn unfollow<'a>(
+pub async fn unfollow(
     pool: &PgPool,
-    by: impl Into<Actor<'a>>,
+    by: impl Into<Actor>,
     username: &Username,
 ) -> Result<FollowState, AppError> {
     change(pool, by.into(), username, false).await
@@ -65,13 +59,13 @@ pub async fn unfollow<'a>(
 /// after the commit cost a round trip per click.
 async fn change(
     pool: &PgPool,
-    by: Actor<'_>,
+    by: Actor,
     username: &Username,
     follow: bool,
 ) -> Result<FollowState, AppError> {
-    let (me, claim) = match by {
+    let (me, session_key) = match by {
         Actor::Loaded(user) => (user, None),
-        Actor::Claimed(claim) => (claim.user_id, Some(claim)),
+        Actor::Claimed { user, session_key } => (user, Some(session_key)),
     };
     let changed = sqlx::query_as!(
         Changed,
@@ -83,7 +77,7 @@ async fn change(
         me.get(),
         username.as_str(),
         follow,
-        claim.map(SessionClaim::session_key),
+        session_key,
     )
     .fetch_optional(pool)
     .await
@@ -96,10 +90,6 @@ async fn change(
             .and_then(|error| error.code())
             .is_some_and(|code| code == SESSION_ENDED)
         {
-            // Only a claim is checked, so only a claim can have ended.
-            if let Some(claim) = claim {
-                crate::auth::forget_claim(claim);
-            }
             return AppError::sign_in_required();
         }
         error.into()

@@ -96,31 +96,24 @@ async fn a_follow_on_a_session_that_ended_elsewhere_is_refused_and_changes_nothi
         assert_eq!(visitor.unfollow("susan").await.status, StatusCode::OK);
     }
 
-    // What another process's sign-out does to john's session (this test's processes would
-    // share what they have seen), and mary's session running out.
-    let johns_session = john.cookie.as_deref().unwrap();
-    let johns_session = johns_session.strip_prefix("microblog_session=").unwrap();
-    sqlx::query("DELETE FROM tower_sessions.session WHERE id = $1")
-        .bind(johns_session)
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second'")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let johns_cookie = john.cookie.as_deref().unwrap();
+    let johns_session = johns_cookie.strip_prefix("microblog_session=").unwrap();
+    let johns_claim = || {
+        let id = johns_session.parse().unwrap();
+        let store = std::sync::Arc::new(tower_sessions::MemoryStore::default());
+        app::auth::known_claim(&tower_sessions::Session::new(Some(id), store, None))
+    };
+    assert!(johns_claim().is_some(), "his follows go by the claim");
 
-    for visitor in [&john, &mary] {
-        let reply = visitor.follow("susan").await;
-        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
-        assert!(reply.body.contains("Please sign in"), "{}", reply.body);
-    }
-    // Made-up cookies: a well-formed id nobody was given, one that is not an id, and john's
-    // ended one with its last character changed.
-    let altered = format!(
-        "{}B",
-        &john.cookie.as_deref().unwrap()[..john.cookie.as_deref().unwrap().len() - 1]
-    );
+    // Made-up cookies while john's session lives and this process knows its claim: a
+    // well-formed id nobody was given, one that is not an id, and john's own with its first
+    // character changed. None may act as anyone.
+    let first = if johns_session.starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
+    let altered = format!("microblog_session={first}{}", &johns_session[1..]);
     for cookie in [
         "microblog_session=AAAAAAAAAAAAAAAAAAAAAA",
         "microblog_session=%00%2F..%2F",
@@ -133,6 +126,30 @@ async fn a_follow_on_a_session_that_ended_elsewhere_is_refused_and_changes_nothi
             "{cookie}: {}",
             reply.body
         );
+    }
+    assert_eq!(links(&pool).await, 0);
+    // John's own cookie still acts as him, so it was a live session they were made from.
+    assert_eq!(john.follow("susan").await.status, StatusCode::OK);
+    assert_eq!(john.unfollow("susan").await.status, StatusCode::OK);
+
+    // What another process's sign-out does to john's session (this test's processes would
+    // share what they have seen), and mary's session running out.
+    sqlx::query("DELETE FROM tower_sessions.session WHERE id = $1")
+        .bind(johns_session)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // Twice: refused by the statement on the claim, then (the claim forgotten) by the load.
+    for visitor in [&john, &mary, &john, &mary] {
+        let reply = visitor.follow("susan").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+        assert!(reply.body.contains("Please sign in"), "{}", reply.body);
+        assert!(johns_claim().is_none(), "a refused claim is forgotten");
     }
     assert_eq!(links(&pool).await, 0);
 }
