@@ -1,5 +1,6 @@
 //! Everything a request needs from the server, provided as context to server functions.
 
+use crate::db::follow_queue::FollowQueue;
 use crate::db::replicas::Replicas;
 use crate::error::AppError;
 use crate::throttle::SignInThrottle;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub replicas: Arc<Replicas>,
     /// Shared by every request of this process; see `throttle`.
     pub sign_in_throttle: Arc<SignInThrottle>,
+    /// Every follow and unfollow of this process goes through it, to be made in batches.
+    pub follows: FollowQueue,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -35,6 +38,10 @@ fn app_state() -> Result<AppState, AppError> {
 /// The pool of the running app, from inside a server function.
 pub fn pool() -> Result<PgPool, AppError> {
     app_state().map(|state| state.pool)
+}
+
+pub fn follow_queue() -> Result<FollowQueue, AppError> {
+    app_state().map(|state| state.follows)
 }
 
 pub fn replicas() -> Result<Arc<Replicas>, AppError> {

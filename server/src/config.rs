@@ -3,6 +3,7 @@
 use crate::live::LiveLimits;
 use crate::serve::ConnectionLimits;
 use anyhow::Context;
+use app::db::follow_queue;
 use app::throttle::ThrottleSettings;
 use leptos::config::LeptosOptions;
 use std::str::FromStr;
@@ -26,6 +27,8 @@ pub struct Config {
     /// How many megabytes of rendered pages (home, explore, profiles) each process keeps
     /// (`page_cache`); 0 keeps none.
     pub page_cache_megabytes: usize,
+    /// Workers making this process's follows and unfollows in batches (`db::follow_queue`).
+    pub follow_workers: usize,
 }
 
 /// Bounds on what one request may cost.
@@ -127,6 +130,7 @@ impl Config {
                 "MICROBLOG_PAGE_CACHE_MB",
                 crate::page_cache::DEFAULT_MEGABYTES,
             )?,
+            follow_workers: setting("MICROBLOG_FOLLOW_WORKERS", follow_queue::WORKERS)?,
             replica_urls,
             replica_max_lag: seconds("MICROBLOG_REPLICA_MAX_LAG_SECS", Duration::from_secs(5))?,
             database_url,

@@ -1,4 +1,5 @@
 use anyhow::Context;
+use app::db::follow_queue::FollowQueue;
 use app::db::replicas::{Replica, Replicas};
 use app::state::AppState;
 use clap::{Parser, Subcommand};
@@ -107,6 +108,7 @@ async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
     }
     let state = AppState {
         leptos_options: config.leptos_options,
+        follows: FollowQueue::start(pool.clone(), config.follow_workers),
         pool,
         replicas,
         sign_in_throttle: std::sync::Arc::new(app::throttle::SignInThrottle::new(

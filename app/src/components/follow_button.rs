@@ -12,12 +12,13 @@ use leptos::server_fn::ServerFn;
 
 #[server(prefix = "/api", endpoint = "follow")]
 pub async fn follow(username: String) -> Result<FollowState, AppError> {
-    use crate::{api, db};
+    use crate::{api, state};
     let says = |state: &FollowState| Some(state.message());
     api::change("follow", says, None, async |request| {
         let username = api::existing_username(&username)?;
+        let follows = state::follow_queue()?;
         request
-            .claimed(async |claim| db::follows::follow(&request.pool, claim, &username).await)
+            .claimed(async |claim| follows.follow(claim, &username).await)
             .await
     })
     .await
@@ -25,12 +26,13 @@ pub async fn follow(username: String) -> Result<FollowState, AppError> {
 
 #[server(prefix = "/api", endpoint = "unfollow")]
 pub async fn unfollow(username: String) -> Result<FollowState, AppError> {
-    use crate::{api, db};
+    use crate::{api, state};
     let says = |state: &FollowState| Some(state.message());
     api::change("unfollow", says, None, async |request| {
         let username = api::existing_username(&username)?;
+        let follows = state::follow_queue()?;
         request
-            .claimed(async |claim| db::follows::unfollow(&request.pool, claim, &username).await)
+            .claimed(async |claim| follows.unfollow(claim, &username).await)
             .await
     })
     .await

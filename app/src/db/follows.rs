@@ -1,7 +1,8 @@
-//! Who follows whom. Every change is one idempotent statement; the counters on `users` are
-//! kept by a trigger in that statement's transaction, and read back by the same statement.
+//! Who follows whom. Changes are made by one statement, alone or in a batch
+//! (`follow_queue`), each idempotent; the counters on `users` are kept by a trigger in that
+//! statement's transaction, and read back by the same statement.
 
-use crate::db::{fetch_keyset_page, violated_constraint};
+use crate::db::fetch_keyset_page;
 use crate::domain::Username;
 use crate::error::AppError;
 use crate::model::{Direction, FollowState, Page, PageRequest, UserId, UserSummary};
@@ -10,14 +11,6 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 pub const LIST_AVATAR_SIZE: u32 = 48;
-
-/// The other person as a follow or unfollow leaves them.
-struct Changed {
-    id: UserId,
-    username: String,
-    followers_count: i64,
-    following_count: i64,
-}
 
 /// Who makes a follow or unfollow: a user whose session the caller has loaded, or the user a
 /// session claims to be, whose session (the session store's key) the changing statement checks
@@ -34,6 +27,24 @@ impl From<UserId> for Actor {
     }
 }
 
+/// One follow (`follow`) or unfollow of `username` by `by`.
+#[derive(Clone, Debug)]
+pub struct FollowChange {
+    pub by: Actor,
+    pub username: Username,
+    pub follow: bool,
+}
+
+impl FollowChange {
+    pub fn new(by: impl Into<Actor>, username: &Username, follow: bool) -> Self {
+        FollowChange {
+            by: by.into(),
+            username: username.clone(),
+            follow,
+        }
+    }
+}
+
 /// `by` follows `username`. Following someone already followed changes nothing. A claimed
 /// actor whose session has ended gets a 401 and changes nothing.
 pub async fn follow(
@@ -41,7 +52,7 @@ pub async fn follow(
     by: impl Into<Actor>,
     username: &Username,
 ) -> Result<FollowState, AppError> {
-    change(pool, by.into(), username, true).await
+    change_one(pool, FollowChange::new(by, username, true)).await
 }
 
 /// `by` stops following `username`. Unfollowing someone not followed changes nothing.
@@ -50,65 +61,98 @@ pub async fn unfollow(
     by: impl Into<Actor>,
     username: &Username,
 ) -> Result<FollowState, AppError> {
-    change(pool, by.into(), username, false).await
+    change_one(pool, FollowChange::new(by, username, false)).await
 }
 
-/// The change and the other person's counts after it, in one round trip: the migration
-/// `follow_answered_in_one_statement` says why those counts are the ones at commit even when
-/// the change waited for another change of the same link. Reading them in a second statement
-/// after the commit cost a round trip per click.
-async fn change(
-    pool: &PgPool,
-    by: Actor,
-    username: &Username,
-    follow: bool,
-) -> Result<FollowState, AppError> {
-    let (me, session_key) = match by {
-        Actor::Loaded(user) => (user, None),
-        Actor::Claimed { user, session_key } => (user, Some(session_key)),
-    };
-    let changed = sqlx::query_as!(
-        Changed,
-        r#"
-        SELECT id AS "id!: UserId", username AS "username!",
-               followers_count AS "followers_count!", following_count AS "following_count!"
-        FROM change_follow($1, $2, $3, $4)
-        "#,
-        me.get(),
-        username.as_str(),
-        follow,
-        session_key,
-    )
-    .fetch_optional(pool)
-    .await
-    .map_err(|error| {
-        if violated_constraint(&error) == Some("user_cannot_follow_self") {
-            return AppError::cannot_follow_self();
-        }
-        if error
-            .as_database_error()
-            .and_then(|error| error.code())
-            .is_some_and(|code| code == SESSION_ENDED)
-        {
-            return AppError::sign_in_required();
-        }
-        error.into()
+/// One change made alone: a batch of one.
+pub(crate) async fn change_one(pool: &PgPool, change: FollowChange) -> Result<FollowState, AppError> {
+    let mut answers = change_together(pool, std::slice::from_ref(&change)).await?;
+    answers.pop().ok_or_else(|| {
+        tracing::error!("change_follows answered nothing for a change");
+        AppError::Internal
     })?
-    .ok_or_else(|| AppError::user_not_found(username.as_str()))?;
-    if !follow && changed.id == me {
-        return Err(AppError::cannot_unfollow_self());
-    }
-    Ok(FollowState {
-        username: changed.username,
-        following: follow,
-        followers_count: changed.followers_count,
-        following_count: changed.following_count,
-    })
 }
 
-/// What `change_follow` raises when the session it was given has ended: a code of our own, so
-/// that PostgreSQL's own refusals (28000 when a connection is refused, say) stay server errors.
-const SESSION_ENDED: &str = "MB401";
+/// A row of `change_follows`: one change's outcome, and the other person after it.
+struct ChangeAnswer {
+    outcome: String,
+    username: Option<String>,
+    followers_count: Option<i64>,
+    following_count: Option<i64>,
+}
+
+/// Makes `changes` in one statement and one transaction, in order, and answers each: the
+/// other person's counts as that change left them, or why it changed nothing. The migration
+/// `follows_in_batches` says why those counts are right even when a change waited for another
+/// change of the same link. `Err` means the statement failed as a whole (a deadlock, a lost
+/// connection): then none of the changes was made.
+pub async fn change_together(
+    pool: &PgPool,
+    changes: &[FollowChange],
+) -> Result<Vec<Result<FollowState, AppError>>, AppError> {
+    let mut actors = Vec::with_capacity(changes.len());
+    let mut sessions = Vec::with_capacity(changes.len());
+    for change in changes {
+        let (me, session_key) = match &change.by {
+            Actor::Loaded(user) => (*user, None),
+            Actor::Claimed { user, session_key } => (*user, Some(session_key.as_str())),
+        };
+        actors.push(me.get());
+        sessions.push(session_key);
+    }
+    let names: Vec<&str> = changes.iter().map(|change| change.username.as_str()).collect();
+    let follows: Vec<bool> = changes.iter().map(|change| change.follow).collect();
+    let rows = sqlx::query_as!(
+        ChangeAnswer,
+        r#"
+        SELECT outcome AS "outcome!", username, followers_count, following_count
+        FROM change_follows($1, $2, $3, $4)
+        ORDER BY ordinal
+        "#,
+        &actors,
+        &names as &[&str],
+        &follows,
+        &sessions as &[Option<&str>],
+    )
+    .fetch_all(pool)
+    .await?;
+    if rows.len() != changes.len() {
+        tracing::error!(
+            changes = changes.len(),
+            answers = rows.len(),
+            "change_follows answered a different number of changes"
+        );
+        return Err(AppError::Internal);
+    }
+    Ok(rows.into_iter().zip(changes).map(answer).collect())
+}
+
+fn answer((row, change): (ChangeAnswer, &FollowChange)) -> Result<FollowState, AppError> {
+    match (row.outcome.as_str(), row) {
+        (
+            "done",
+            ChangeAnswer {
+                username: Some(username),
+                followers_count: Some(followers_count),
+                following_count: Some(following_count),
+                ..
+            },
+        ) => Ok(FollowState {
+            username,
+            following: change.follow,
+            followers_count,
+            following_count,
+        }),
+        ("not_found", _) => Err(AppError::user_not_found(change.username.as_str())),
+        ("self", _) if change.follow => Err(AppError::cannot_follow_self()),
+        ("self", _) => Err(AppError::cannot_unfollow_self()),
+        ("session_ended", _) => Err(AppError::sign_in_required()),
+        (outcome, _) => {
+            tracing::error!(outcome, "change_follows answered what nobody expects");
+            Err(AppError::Internal)
+        }
+    }
+}
 
 struct LinkedUser {
     user_id: UserId,

@@ -1,6 +1,7 @@
 //! All SQL of Microblog. Functions take the pool (or a connection) explicitly and return
 //! `AppError`s whose 4xx variants carry messages fit for people.
 
+pub mod follow_queue;
 pub mod follows;
 pub mod live;
 pub mod page_stamps;

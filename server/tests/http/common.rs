@@ -1,5 +1,6 @@
 //! Driving the real router without a socket, on the fresh database of each test.
 
+use app::db::follow_queue::{self, FollowQueue};
 use app::state::AppState;
 use app::throttle::{SignInThrottle, ThrottleSettings};
 use axum::Router;
@@ -50,6 +51,7 @@ fn app_keeping(pool: &PgPool, throttle: ThrottleSettings, page_megabytes: usize)
         pool: pool.clone(),
         sign_in_throttle: Arc::new(SignInThrottle::new(throttle)),
         replicas: Arc::default(),
+        follows: FollowQueue::start(pool.clone(), follow_queue::WORKERS),
     };
     let live = server::live::Hub::start(pool.clone(), server::live::LiveLimits::default());
     let page_cache = server::page_cache::PageCache::new(page_megabytes);

@@ -1,0 +1,179 @@
+//! The follows and unfollows of every request of this process, made in batches (issue #14).
+//!
+//! Under load a follow spent more on what surrounds the change than on the change: the round
+//! trip, sqlx's ping when the connection goes back to the pool, the statement's start and the
+//! commit. A few workers each take every change waiting when they are free and make them all
+//! in one statement (`follows::change_together`): one change alone when the site is quiet, a
+//! batch when it is busy, with no timer, so a follow never waits for company. Each change is
+//! still answered on its own: its counts, or why it changed nothing.
+//!
+//! A batch that fails as a whole (the one deadlock the migration `follows_in_batches`
+//! describes, a statement timeout, a lost connection) changed nothing, and its changes are made
+//! again one by one, so one change's trouble is never another's answer. Workers run apart from requests, so a
+//! client that hangs up does not stop a change halfway.
+
+use crate::db::follows::{Actor, FollowChange, change_one, change_together};
+use crate::domain::Username;
+use crate::error::AppError;
+use crate::model::FollowState;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// Workers, so PostgreSQL can make one batch while the next is being gathered and sent: with
+/// one, PostgreSQL used one core at most for follows.
+pub const WORKERS: usize = 2;
+/// The most changes in one statement. A batch holds the rows of everyone in it locked until
+/// it commits, so other writes to those people (a post, a profile edit) wait for all of it.
+pub const MOST_IN_A_BATCH: usize = 64;
+/// Changes waiting beyond this make their requests wait to queue, rather than pile up.
+const WAITING_AT_MOST: usize = 4096;
+
+/// Where the server's requests send their follows and unfollows. Cloning is cheap.
+#[derive(Clone)]
+pub struct FollowQueue {
+    sender: mpsc::Sender<Queued>,
+    tally: Arc<Tally>,
+}
+
+struct Queued {
+    change: FollowChange,
+    answer: oneshot::Sender<Result<FollowState, AppError>>,
+}
+
+/// What the workers have done, for tests and metrics.
+#[derive(Default, Debug)]
+struct Tally {
+    batches: AtomicU64,
+    changes: AtomicU64,
+    largest: AtomicU64,
+    failed_batches: AtomicU64,
+}
+
+/// How many batches, how many changes in them, the largest batch, and how many batches
+/// failed as a whole and were made again one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchTally {
+    pub batches: u64,
+    pub changes: u64,
+    pub largest: u64,
+    pub failed_batches: u64,
+}
+
+impl FollowQueue {
+    /// Starts `workers` workers on `pool`. Call within the server's tokio runtime.
+    pub fn start(pool: PgPool, workers: usize) -> Self {
+        let (sender, receiver) = mpsc::channel(WAITING_AT_MOST);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let tally = Arc::new(Tally::default());
+        for _ in 0..workers.max(1) {
+            tokio::spawn(work(pool.clone(), receiver.clone(), tally.clone()));
+        }
+        FollowQueue { sender, tally }
+    }
+
+    /// `by` follows `username`, as `follows::follow` does it.
+    pub async fn follow(
+        &self,
+        by: impl Into<Actor>,
+        username: &Username,
+    ) -> Result<FollowState, AppError> {
+        self.make(FollowChange::new(by, username, true)).await
+    }
+
+    /// `by` stops following `username`, as `follows::unfollow` does it.
+    pub async fn unfollow(
+        &self,
+        by: impl Into<Actor>,
+        username: &Username,
+    ) -> Result<FollowState, AppError> {
+        self.make(FollowChange::new(by, username, false)).await
+    }
+
+    async fn make(&self, change: FollowChange) -> Result<FollowState, AppError> {
+        let (answer, answered) = oneshot::channel();
+        if self.sender.send(Queued { change, answer }).await.is_err() {
+            tracing::error!("the follow queue has no worker left");
+            return Err(AppError::Internal);
+        }
+        answered.await.unwrap_or_else(|_| {
+            tracing::error!("a follow worker stopped without answering");
+            Err(AppError::Internal)
+        })
+    }
+
+    /// Changes queued and not yet taken by a worker.
+    pub fn waiting(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
+    }
+
+    pub fn tally(&self) -> BatchTally {
+        BatchTally {
+            batches: self.tally.batches.load(Ordering::Relaxed),
+            changes: self.tally.changes.load(Ordering::Relaxed),
+            largest: self.tally.largest.load(Ordering::Relaxed),
+            failed_batches: self.tally.failed_batches.load(Ordering::Relaxed),
+        }
+    }
+}
+
+async fn work(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Queued>>>, tally: Arc<Tally>) {
+    let mut batch = Vec::with_capacity(MOST_IN_A_BATCH);
+    loop {
+        // One worker at a time gathers: it waits for a first change and takes every other
+        // one already waiting, while the other worker's batch runs.
+        let taken = receiver
+            .lock()
+            .await
+            .recv_many(&mut batch, MOST_IN_A_BATCH)
+            .await;
+        if taken == 0 {
+            return;
+        }
+        make_batch(&pool, &tally, std::mem::take(&mut batch)).await;
+    }
+}
+
+async fn make_batch(pool: &PgPool, tally: &Tally, batch: Vec<Queued>) {
+    let size = batch.len() as u64;
+    tally.batches.fetch_add(1, Ordering::Relaxed);
+    tally.changes.fetch_add(size, Ordering::Relaxed);
+    tally.largest.fetch_max(size, Ordering::Relaxed);
+    metrics::histogram!("microblog_follow_batch_size").record(size as f64);
+    let (changes, answers): (Vec<_>, Vec<_>) = batch
+        .into_iter()
+        .map(|queued| (queued.change, queued.answer))
+        .unzip();
+    match change_together(pool, &changes).await {
+        Ok(outcomes) => {
+            for (answer, outcome) in answers.into_iter().zip(outcomes) {
+                // The request may have gone; its change is made all the same.
+                let _ = answer.send(outcome);
+            }
+        }
+        Err(error) if changes.len() == 1 => {
+            let _ = answers.into_iter().next().map(|answer| answer.send(Err(error)));
+        }
+        Err(error) => {
+            tally.failed_batches.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%error, changes = changes.len(), "a batch of follows failed; making them one by one");
+            // At once rather than in turn: when the batch ran out of time waiting for a lock,
+            // in turn would make the last change wait for every other one's timeout.
+            let running: Vec<_> = changes
+                .into_iter()
+                .map(|change| {
+                    let pool = pool.clone();
+                    tokio::spawn(async move { change_one(&pool, change).await })
+                })
+                .collect();
+            for (answer, running) in answers.into_iter().zip(running) {
+                let outcome = running.await.unwrap_or_else(|error| {
+                    tracing::error!(%error, "a follow made alone failed unexpectedly");
+                    Err(AppError::Internal)
+                });
+                let _ = answer.send(outcome);
+            }
+        }
+    }
+}
