@@ -153,7 +153,10 @@ async fn make_batch(pool: &PgPool, tally: &Tally, batch: Vec<Queued>) {
             }
         }
         Err(error) if changes.len() == 1 => {
-            let _ = answers.into_iter().next().map(|answer| answer.send(Err(error)));
+            let _ = answers
+                .into_iter()
+                .next()
+                .map(|answer| answer.send(Err(error)));
         }
         Err(error) => {
             tally.failed_batches.fetch_add(1, Ordering::Relaxed);

@@ -65,7 +65,10 @@ pub async fn unfollow(
 }
 
 /// One change made alone: a batch of one.
-pub(crate) async fn change_one(pool: &PgPool, change: FollowChange) -> Result<FollowState, AppError> {
+pub(crate) async fn change_one(
+    pool: &PgPool,
+    change: FollowChange,
+) -> Result<FollowState, AppError> {
     let mut answers = change_together(pool, std::slice::from_ref(&change)).await?;
     answers.pop().ok_or_else(|| {
         tracing::error!("change_follows answered nothing for a change");
@@ -100,7 +103,10 @@ pub async fn change_together(
         actors.push(me.get());
         sessions.push(session_key);
     }
-    let names: Vec<&str> = changes.iter().map(|change| change.username.as_str()).collect();
+    let names: Vec<&str> = changes
+        .iter()
+        .map(|change| change.username.as_str())
+        .collect();
     let follows: Vec<bool> = changes.iter().map(|change| change.follow).collect();
     let rows = sqlx::query_as!(
         ChangeAnswer,
@@ -128,26 +134,24 @@ pub async fn change_together(
 }
 
 fn answer((row, change): (ChangeAnswer, &FollowChange)) -> Result<FollowState, AppError> {
-    match (row.outcome.as_str(), row) {
-        (
-            "done",
-            ChangeAnswer {
-                username: Some(username),
-                followers_count: Some(followers_count),
-                following_count: Some(following_count),
-                ..
-            },
-        ) => Ok(FollowState {
+    let ChangeAnswer {
+        outcome,
+        username,
+        followers_count,
+        following_count,
+    } = row;
+    match (outcome.as_str(), username, followers_count, following_count) {
+        ("done", Some(username), Some(followers_count), Some(following_count)) => Ok(FollowState {
             username,
             following: change.follow,
             followers_count,
             following_count,
         }),
-        ("not_found", _) => Err(AppError::user_not_found(change.username.as_str())),
-        ("self", _) if change.follow => Err(AppError::cannot_follow_self()),
-        ("self", _) => Err(AppError::cannot_unfollow_self()),
-        ("session_ended", _) => Err(AppError::sign_in_required()),
-        (outcome, _) => {
+        ("not_found", ..) => Err(AppError::user_not_found(change.username.as_str())),
+        ("self", ..) if change.follow => Err(AppError::cannot_follow_self()),
+        ("self", ..) => Err(AppError::cannot_unfollow_self()),
+        ("session_ended", ..) => Err(AppError::sign_in_required()),
+        (outcome, ..) => {
             tracing::error!(outcome, "change_follows answered what nobody expects");
             Err(AppError::Internal)
         }
