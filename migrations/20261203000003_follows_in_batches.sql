@@ -12,14 +12,18 @@
 -- same link answers with the counts that change left (the two tests of the seventh session's
 -- lever 4 run through here).
 --
--- Deadlocks: a single follow locks its two users in id order (the counters' trigger). A batch
--- locks the rows of every change it will make, in id order, before making any, so two batches,
--- or a batch and a single change, wait for each other without a cycle, and a post (which takes
--- its author's row before timeline_posts) waits for the batch or the batch for it. One cycle
--- is still possible: two batches that each copied posts into a timeline (ROW EXCLUSIVE on
--- timeline_posts) and each then start one (SHARE ROW EXCLUSIVE), which needs a reader's
--- 2,000th follow in both at once. PostgreSQL aborts one of them (40P01); nothing of it is kept,
--- and FollowQueue makes that batch's changes again one by one.
+-- Deadlocks: every call, a batch of one included, locks the users of every change it will
+-- make, in id order, before it touches `followers`. So two calls wait for each other on the
+-- lowest id they share, without a cycle (a lone change that wrote its `followers` row first
+-- and then took its users' rows in the trigger could meet a batch holding those rows and
+-- waiting for that link: tested). A post takes its author's row before timeline_posts, so it
+-- waits for a call or a call for it. One cycle is still possible: two batches that each copied
+-- posts into a timeline (ROW EXCLUSIVE on timeline_posts) and then each start one (SHARE ROW
+-- EXCLUSIVE), which needs a reader's 2,000th follow in both at once. PostgreSQL aborts one of
+-- them (40P01); nothing of it is kept, and FollowQueue makes its changes again one by one.
+-- The old change_follow, still there for servers built before this migration, writes first
+-- and locks after; while such a server runs beside a new one, the cycle above can abort one
+-- of two changes of the same link (40P01, a 500 for that click).
 --
 -- Per change, `outcome` is
 --   'done'           made (or nothing to make: already followed, or not followed), with the
@@ -82,10 +86,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- A single change needs no lock here: its trigger takes its two rows in id order.
-    IF cardinality(locked) > 2 THEN
-        PERFORM FROM users u WHERE u.id = ANY (locked) ORDER BY u.id FOR NO KEY UPDATE;
-    END IF;
+    PERFORM FROM users u WHERE u.id = ANY (locked) ORDER BY u.id FOR NO KEY UPDATE;
 
     FOR i IN 1 .. changes LOOP
         IF outcomes[i] <> 'done' THEN

@@ -20,6 +20,10 @@ fn change(by: impl Into<Actor>, username: &str, follow: bool) -> FollowChange {
 /// Waits until some statement of this database waits for a lock: a change has reached the row
 /// a test holds.
 async fn until_a_statement_waits_for_a_lock(pool: &PgPool) {
+    until_statements_wait_for_locks(pool, 1).await;
+}
+
+async fn until_statements_wait_for_locks(pool: &PgPool, waiting: i64) {
     let started = std::time::Instant::now();
     while sqlx::query_scalar::<_, i64>(
         "SELECT count(*) FROM pg_stat_activity
@@ -28,7 +32,7 @@ async fn until_a_statement_waits_for_a_lock(pool: &PgPool) {
     .fetch_one(pool)
     .await
     .unwrap()
-        == 0
+        < waiting
     {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(60),
@@ -99,6 +103,52 @@ async fn a_batch_answers_each_change_as_if_made_alone_at_its_place(pool: PgPool)
     assert!(!is_following(&pool, david, susan).await);
     assert_eq!(link_rows(&pool).await, 2);
     assert_eq!(counts(&pool, john).await.following, 1);
+    assert!(users_with_wrong_counters(&pool).await.is_empty());
+}
+
+/// A change made alone takes its people's rows before it writes its link, as a batch does: had
+/// it written the link first, a batch holding those rows and coming to the same link would wait
+/// for it while it waited for them (PostgreSQL aborts one: a 500 for that click).
+#[sqlx::test(migrations = "../migrations")]
+async fn a_change_alone_and_a_batch_on_the_same_link_wait_for_each_other_without_deadlock(
+    pool: PgPool,
+) {
+    let john = user(&pool, "john").await;
+    let susan = user(&pool, "susan").await;
+    let david = user(&pool, "david").await;
+
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(david.get())
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    // The batch takes john's and susan's rows, then waits for david's.
+    let batch = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            follows::change_together(
+                &pool,
+                &[change(john, "susan", true), change(john, "david", true)],
+            )
+            .await
+        }
+    });
+    until_statements_wait_for_locks(&pool, 1).await;
+    // The same link as the batch's first change, alone, from another tab.
+    let alone = tokio::spawn({
+        let pool = pool.clone();
+        async move { follows::follow(&pool, john, &name("susan")).await }
+    });
+    until_statements_wait_for_locks(&pool, 2).await;
+    holder.commit().await.unwrap();
+
+    for answer in batch.await.unwrap().expect("the batch is made") {
+        answer.expect("each of its changes is made");
+    }
+    assert_eq!(alone.await.unwrap().unwrap().followers_count, 1);
+    assert_eq!(counts(&pool, john).await.following, 2);
+    assert!(is_following(&pool, john, susan).await);
     assert!(users_with_wrong_counters(&pool).await.is_empty());
 }
 

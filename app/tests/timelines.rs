@@ -308,7 +308,17 @@ async fn a_post_and_a_follow_at_the_same_moment_leave_the_timeline_exact(pool: P
         .unwrap();
     let change = |follow: bool| {
         format!(
-            "SELECT change_follow({}, 'author', {follow}, NULL)",
+            "SELECT change_follows(ARRAY[{}]::bigint[], ARRAY['author'], ARRAY[{follow}], ARRAY[NULL]::text[])",
+            reader.get()
+        )
+    };
+    // The same in a batch, with somebody else's follow of the author first.
+    let other = user(&pool, "other").await;
+    let in_a_batch = |follow: bool| {
+        format!(
+            "SELECT change_follows(ARRAY[{}, {}]::bigint[], ARRAY['author', 'author'],
+                                   ARRAY[{follow}, {follow}], ARRAY[NULL, NULL]::text[])",
+            other.get(),
             reader.get()
         )
     };
@@ -320,6 +330,11 @@ async fn a_post_and_a_follow_at_the_same_moment_leave_the_timeline_exact(pool: P
     race(&pool, change(true), post_by("author")).await;
     // An unfollow after a post: it takes that post out too.
     race(&pool, post_by("author"), change(false)).await;
+    assert_eq!(timeline_size(&pool, reader).await, 0);
+    race(&pool, post_by("author"), in_a_batch(true)).await;
+    race(&pool, in_a_batch(false), post_by("author")).await;
+    race(&pool, in_a_batch(true), post_by("author")).await;
+    race(&pool, post_by("author"), in_a_batch(false)).await;
     assert_eq!(timeline_size(&pool, reader).await, 0);
 }
 
@@ -370,7 +385,8 @@ async fn a_readers_own_post_and_their_two_thousandth_follow_at_the_same_moment_l
     .unwrap();
     let last_follow = |reader: &str| {
         format!(
-            "SELECT change_follow((SELECT id FROM users WHERE username = '{reader}'), 'u{TIMELINE_FROM}', true, NULL)"
+            "SELECT change_follows(ARRAY[(SELECT id FROM users WHERE username = '{reader}')],
+                                   ARRAY['u{TIMELINE_FROM}'], ARRAY[true], ARRAY[NULL]::text[])"
         )
     };
 

@@ -7,19 +7,22 @@
 //! batch when it is busy, with no timer, so a follow never waits for company. Each change is
 //! still answered on its own: its counts, or why it changed nothing.
 //!
-//! A batch that fails as a whole (the one deadlock the migration `follows_in_batches`
-//! describes, a statement timeout, a lost connection) changed nothing, and its changes are made
-//! again one by one, so one change's trouble is never another's answer. Workers run apart from requests, so a
+//! A batch that fails changes nothing. When one change may be at fault (a broken constraint),
+//! or the batch met the one deadlock the migration `follows_in_batches` describes, its changes
+//! are made again alone, so one change's trouble is never another's answer. When the database
+//! is away, busy or out of time, every change gets that answer at once: making each alone would
+//! only fail again, later and with more load. Workers run apart from requests, so a
 //! client that hangs up does not stop a change halfway.
 
-use crate::db::follows::{Actor, FollowChange, change_one, change_together};
+use crate::db::follows::{Actor, BatchFailed, FollowChange, change_one, change_together};
 use crate::domain::Username;
 use crate::error::AppError;
 use crate::model::FollowState;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
+use tracing::Instrument;
 
 /// Workers, so PostgreSQL can make one batch while the next is being gathered and sent: with
 /// one, PostgreSQL used one core at most for follows.
@@ -29,6 +32,8 @@ pub const WORKERS: usize = 2;
 pub const MOST_IN_A_BATCH: usize = 64;
 /// Changes waiting beyond this make their requests wait to queue, rather than pile up.
 const WAITING_AT_MOST: usize = 4096;
+/// Changes of a failed batch made alone at the same time, each with a connection of its own.
+const ALONE_AT_ONCE: usize = 4;
 
 /// Where the server's requests send their follows and unfollows. Cloning is cheap.
 #[derive(Clone)]
@@ -40,6 +45,8 @@ pub struct FollowQueue {
 struct Queued {
     change: FollowChange,
     answer: oneshot::Sender<Result<FollowState, AppError>>,
+    /// The request's, so that what is logged about its change alone names the request.
+    span: tracing::Span,
 }
 
 /// What the workers have done, for tests and metrics.
@@ -93,7 +100,13 @@ impl FollowQueue {
 
     async fn make(&self, change: FollowChange) -> Result<FollowState, AppError> {
         let (answer, answered) = oneshot::channel();
-        if self.sender.send(Queued { change, answer }).await.is_err() {
+        let span = tracing::Span::current();
+        let queued = Queued {
+            change,
+            answer,
+            span,
+        };
+        if self.sender.send(queued).await.is_err() {
             tracing::error!("the follow queue has no worker left");
             return Err(AppError::Internal);
         }
@@ -131,52 +144,66 @@ async fn work(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Queued>>>, tally:
         if taken == 0 {
             return;
         }
-        make_batch(&pool, &tally, std::mem::take(&mut batch)).await;
+        // In a task of its own, so that a panic costs that batch its answers (each request
+        // then gets a 500), not the process a worker.
+        let made = tokio::spawn(make_batch(
+            pool.clone(),
+            tally.clone(),
+            std::mem::take(&mut batch),
+        ));
+        if let Err(error) = made.await {
+            tracing::error!(%error, "a batch of follows failed unexpectedly");
+        }
     }
 }
 
-async fn make_batch(pool: &PgPool, tally: &Tally, batch: Vec<Queued>) {
+async fn make_batch(pool: PgPool, tally: Arc<Tally>, batch: Vec<Queued>) {
     let size = batch.len() as u64;
     tally.batches.fetch_add(1, Ordering::Relaxed);
     tally.changes.fetch_add(size, Ordering::Relaxed);
     tally.largest.fetch_max(size, Ordering::Relaxed);
     metrics::histogram!("microblog_follow_batch_size").record(size as f64);
-    let (changes, answers): (Vec<_>, Vec<_>) = batch
-        .into_iter()
-        .map(|queued| (queued.change, queued.answer))
-        .unzip();
-    match change_together(pool, &changes).await {
+    let changes: Vec<_> = batch.iter().map(|queued| queued.change.clone()).collect();
+    match change_together(&pool, &changes).await {
         Ok(outcomes) => {
-            for (answer, outcome) in answers.into_iter().zip(outcomes) {
+            for (queued, outcome) in batch.into_iter().zip(outcomes) {
                 // The request may have gone; its change is made all the same.
-                let _ = answer.send(outcome);
+                let _ = queued.answer.send(outcome);
             }
         }
-        Err(error) if changes.len() == 1 => {
-            let _ = answers
-                .into_iter()
-                .next()
-                .map(|answer| answer.send(Err(error)));
-        }
-        Err(error) => {
+        Err(BatchFailed::OneChange(error)) if size > 1 => {
             tally.failed_batches.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%error, changes = changes.len(), "a batch of follows failed; making them one by one");
-            // At once rather than in turn: when the batch ran out of time waiting for a lock,
-            // in turn would make the last change wait for every other one's timeout.
-            let running: Vec<_> = changes
-                .into_iter()
-                .map(|change| {
-                    let pool = pool.clone();
-                    tokio::spawn(async move { change_one(&pool, change).await })
-                })
-                .collect();
-            for (answer, running) in answers.into_iter().zip(running) {
-                let outcome = running.await.unwrap_or_else(|error| {
-                    tracing::error!(%error, "a follow made alone failed unexpectedly");
-                    Err(AppError::Internal)
-                });
-                let _ = answer.send(outcome);
+            tracing::warn!(%error, changes = size, "a batch of follows failed; making them one by one");
+            one_by_one(&pool, batch).await;
+        }
+        Err(failed) => {
+            let error = AppError::from(failed);
+            for queued in batch {
+                let _ = queued.answer.send(Err(error.clone()));
             }
+        }
+    }
+}
+
+/// Changes made alone, a few at a time: each has the connection to itself, and the others'
+/// requests keep the rest of the pool.
+async fn one_by_one(pool: &PgPool, batch: Vec<Queued>) {
+    let at_once = Arc::new(Semaphore::new(ALONE_AT_ONCE));
+    let mut running = tokio::task::JoinSet::new();
+    for queued in batch {
+        let pool = pool.clone();
+        let at_once = at_once.clone();
+        running.spawn(
+            async move {
+                let _turn = at_once.acquire().await;
+                let _ = queued.answer.send(change_one(&pool, queued.change).await);
+            }
+            .instrument(queued.span),
+        );
+    }
+    while let Some(done) = running.join_next().await {
+        if let Err(error) = done {
+            tracing::error!(%error, "a follow made alone failed unexpectedly");
         }
     }
 }

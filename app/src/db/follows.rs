@@ -87,12 +87,11 @@ struct ChangeAnswer {
 /// Makes `changes` in one statement and one transaction, in order, and answers each: the
 /// other person's counts as that change left them, or why it changed nothing. The migration
 /// `follows_in_batches` says why those counts are right even when a change waited for another
-/// change of the same link. `Err` means the statement failed as a whole (a deadlock, a lost
-/// connection): then none of the changes was made.
+/// change of the same link.
 pub async fn change_together(
     pool: &PgPool,
     changes: &[FollowChange],
-) -> Result<Vec<Result<FollowState, AppError>>, AppError> {
+) -> Result<Vec<Result<FollowState, AppError>>, BatchFailed> {
     let mut actors = Vec::with_capacity(changes.len());
     let mut sessions = Vec::with_capacity(changes.len());
     for change in changes {
@@ -121,16 +120,53 @@ pub async fn change_together(
         &sessions as &[Option<&str>],
     )
     .fetch_all(pool)
-    .await?;
+    .await
+    .map_err(BatchFailed::from)?;
     if rows.len() != changes.len() {
+        // Committed, whatever it made: nothing to make again.
         tracing::error!(
             changes = changes.len(),
             answers = rows.len(),
             "change_follows answered a different number of changes"
         );
-        return Err(AppError::Internal);
+        return Err(BatchFailed::Whole(AppError::Internal));
     }
     Ok(rows.into_iter().zip(changes).map(answer).collect())
+}
+
+/// Why a call of `change_follows` made none of its changes.
+#[derive(Debug)]
+pub enum BatchFailed {
+    /// One change may be at fault (a broken constraint, say a user who no longer exists) or
+    /// the batch met another in a deadlock: each change made alone may well succeed.
+    OneChange(AppError),
+    /// The database is away, too busy or out of time, or answered what nobody expects: each
+    /// change made alone would fail the same way, only later.
+    Whole(AppError),
+}
+
+impl From<sqlx::Error> for BatchFailed {
+    fn from(error: sqlx::Error) -> Self {
+        let sqlstate = error
+            .as_database_error()
+            .and_then(|error| error.code())
+            .unwrap_or_default();
+        // Integrity violations (class 23), serialization failures and deadlocks.
+        let one_change = sqlstate.starts_with("23") || matches!(&*sqlstate, "40001" | "40P01");
+        let error = AppError::from(error);
+        match one_change {
+            true => BatchFailed::OneChange(error),
+            false => BatchFailed::Whole(error),
+        }
+    }
+}
+
+impl From<BatchFailed> for AppError {
+    fn from(failed: BatchFailed) -> Self {
+        match failed {
+            BatchFailed::OneChange(error) | BatchFailed::Whole(error) => error,
+        }
+    }
 }
 
 fn answer((row, change): (ChangeAnswer, &FollowChange)) -> Result<FollowState, AppError> {
