@@ -28,8 +28,10 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
     }
 }
 
-fn app_state() -> Result<AppState, AppError> {
-    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+/// One part of the state, cloned on its own: every server function takes two or three, and
+/// cloning the whole state for each also cloned `LeptosOptions`.
+fn from_app_state<T>(part: impl FnOnce(&AppState) -> T) -> Result<T, AppError> {
+    leptos::prelude::with_context::<AppState, _>(part).ok_or_else(|| {
         tracing::error!("AppState missing from the server-function context");
         AppError::Internal
     })
@@ -37,19 +39,19 @@ fn app_state() -> Result<AppState, AppError> {
 
 /// The pool of the running app, from inside a server function.
 pub fn pool() -> Result<PgPool, AppError> {
-    app_state().map(|state| state.pool)
+    from_app_state(|state| state.pool.clone())
 }
 
 pub fn follow_queue() -> Result<FollowQueue, AppError> {
-    app_state().map(|state| state.follows)
+    from_app_state(|state| state.follows.clone())
 }
 
 pub fn replicas() -> Result<Arc<Replicas>, AppError> {
-    app_state().map(|state| state.replicas)
+    from_app_state(|state| state.replicas.clone())
 }
 
 pub fn sign_in_throttle() -> Result<Arc<SignInThrottle>, AppError> {
-    app_state().map(|state| state.sign_in_throttle)
+    from_app_state(|state| state.sign_in_throttle.clone())
 }
 
 /// The address of the client of the request being served, when the server recorded it.

@@ -9,7 +9,10 @@ use app::db::follow_queue::{BatchTally, FollowQueue};
 use app::db::follows::{self, Actor, FollowChange};
 use app::error::AppError;
 use app::model::UserId;
-use common::{counts, is_following, link_rows, name, user, users_with_wrong_counters};
+use common::{
+    counts, hold_user_row, is_following, link_rows, name, statements_waiting_for_locks, user,
+    users_with_wrong_counters,
+};
 use sqlx::PgPool;
 use tower_sessions::session::Id;
 
@@ -17,29 +20,24 @@ fn change(by: impl Into<Actor>, username: &str, follow: bool) -> FollowChange {
     FollowChange::new(by, &name(username), follow)
 }
 
-/// Waits until some statement of this database waits for a lock: a change has reached the row
-/// a test holds.
-async fn until_a_statement_waits_for_a_lock(pool: &PgPool) {
-    until_statements_wait_for_locks(pool, 1).await;
-}
-
-async fn until_statements_wait_for_locks(pool: &PgPool, waiting: i64) {
+/// Waits until `what` holds; the minute's limit only turns a hang into a failure.
+async fn until<F: Future<Output = bool>>(what: &str, mut holds: impl FnMut() -> F) {
     let started = std::time::Instant::now();
-    while sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock'",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap()
-        < waiting
-    {
+    while !holds().await {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(60),
-            "no statement came to wait for the lock"
+            "never: {what}"
         );
         tokio::task::yield_now().await;
     }
+}
+
+/// Waits until `waiting` statements wait for a lock: changes have reached the rows held.
+async fn until_statements_wait_for_locks(pool: &PgPool, waiting: i64) {
+    until("statements wait for locks", || async {
+        statements_waiting_for_locks(pool).await >= waiting
+    })
+    .await;
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -117,12 +115,7 @@ async fn a_change_alone_and_a_batch_on_the_same_link_wait_for_each_other_without
     let susan = user(&pool, "susan").await;
     let david = user(&pool, "david").await;
 
-    let mut holder = pool.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .bind(david.get())
-        .execute(&mut *holder)
-        .await
-        .unwrap();
+    let holder = hold_user_row(&pool, david).await;
     // The batch takes john's and susan's rows, then waits for david's.
     let batch = tokio::spawn({
         let pool = pool.clone();
@@ -164,17 +157,12 @@ async fn the_queue_makes_what_waited_in_one_batch_and_one_by_one_when_that_fails
     let queue = FollowQueue::start(pool.clone(), 1);
 
     // The first change waits for susan's row, which another transaction holds.
-    let mut holder = pool.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .bind(susan.get())
-        .execute(&mut *holder)
-        .await
-        .unwrap();
+    let holder = hold_user_row(&pool, susan).await;
     let first = tokio::spawn({
         let queue = queue.clone();
         async move { queue.follow(john, &name("susan")).await }
     });
-    until_a_statement_waits_for_a_lock(&pool).await;
+    until_statements_wait_for_locks(&pool, 1).await;
 
     // These wait in the queue meanwhile; the one by a user who does not exist makes the
     // batch's statement fail (foreign key).
@@ -185,11 +173,10 @@ async fn the_queue_makes_what_waited_in_one_batch_and_one_by_one_when_that_fails
             tokio::spawn(async move { queue.follow(by, &name("david")).await })
         })
         .collect();
-    let started = std::time::Instant::now();
-    while queue.waiting() < 3 {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60));
-        tokio::task::yield_now().await;
-    }
+    until("three changes wait in the queue", || async {
+        queue.waiting() >= 3
+    })
+    .await;
     holder.commit().await.unwrap();
 
     assert_eq!(first.await.unwrap().unwrap().followers_count, 1);

@@ -8,8 +8,8 @@ use app::db::{follows, posts, tutorial, users};
 use app::error::AppError;
 use app::model::{Direction, PageRequest, PostView, UserId};
 use common::{
-    counts, cursor_of, delete_user, is_following, link_rows, name, post_at, post_newest, user,
-    users_with_wrong_counters,
+    counts, cursor_of, delete_user, is_following, link_rows, name, post_at, post_newest,
+    statements_waiting_for_locks, user, users_with_wrong_counters,
 };
 use sqlx::PgPool;
 use tower_sessions::session::Id;
@@ -223,16 +223,7 @@ async fn a_follow_that_waited_for_an_unfollow_of_the_same_link_answers_the_final
     });
     // Until the follow is blocked on the other tab's uncommitted delete (or, should it not
     // wait at all, has answered: the assertions below then judge that answer).
-    while !follow_again.is_finished()
-        && sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-            == 0
-    {
+    while !follow_again.is_finished() && statements_waiting_for_locks(&pool).await == 0 {
         tokio::task::yield_now().await;
     }
     other_tab.commit().await.unwrap();

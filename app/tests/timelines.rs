@@ -8,7 +8,7 @@ mod common;
 use app::db::follows;
 use app::db::posts::{self, FeedWalk, TIMELINE_FROM};
 use app::model::{PageRequest, UserId};
-use common::{cursor_of, delete_user, name, post_at, user};
+use common::{cursor_of, delete_user, name, post_at, statements_waiting_for_locks, user};
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -252,13 +252,7 @@ async fn following_the_two_thousandth_person_starts_a_timeline_of_the_last_month
 async fn blocked_before_done<T>(pool: &PgPool, task: &tokio::task::JoinHandle<T>) -> bool {
     let watch = async {
         loop {
-            let blocked: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT FROM pg_stat_activity
-                            WHERE datname = current_database() AND wait_event_type = 'Lock')",
-            )
-            .fetch_one(pool)
-            .await
-            .unwrap();
+            let blocked = statements_waiting_for_locks(pool).await > 0;
             if blocked || task.is_finished() {
                 return blocked;
             }

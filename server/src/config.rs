@@ -130,7 +130,9 @@ impl Config {
                 "MICROBLOG_PAGE_CACHE_MB",
                 crate::page_cache::DEFAULT_MEGABYTES,
             )?,
-            follow_workers: setting("MICROBLOG_FOLLOW_WORKERS", follow_queue::WORKERS)?,
+            follow_workers: Some(setting("MICROBLOG_FOLLOW_WORKERS", follow_queue::WORKERS)?)
+                .filter(|workers| *workers > 0)
+                .context("MICROBLOG_FOLLOW_WORKERS must be at least 1")?,
             replica_urls,
             replica_max_lag: seconds("MICROBLOG_REPLICA_MAX_LAG_SECS", Duration::from_secs(5))?,
             database_url,

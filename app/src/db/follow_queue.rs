@@ -157,29 +157,38 @@ async fn work(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Queued>>>, tally:
     }
 }
 
+/// Where a change's answer goes, and the request it came from.
+type Reply = (
+    oneshot::Sender<Result<FollowState, AppError>>,
+    tracing::Span,
+);
+
 async fn make_batch(pool: PgPool, tally: Arc<Tally>, batch: Vec<Queued>) {
     let size = batch.len() as u64;
     tally.batches.fetch_add(1, Ordering::Relaxed);
     tally.changes.fetch_add(size, Ordering::Relaxed);
     tally.largest.fetch_max(size, Ordering::Relaxed);
     metrics::histogram!("microblog_follow_batch_size").record(size as f64);
-    let changes: Vec<_> = batch.iter().map(|queued| queued.change.clone()).collect();
+    let (changes, replies): (Vec<FollowChange>, Vec<Reply>) = batch
+        .into_iter()
+        .map(|queued| (queued.change, (queued.answer, queued.span)))
+        .unzip();
     match change_together(&pool, &changes).await {
         Ok(outcomes) => {
-            for (queued, outcome) in batch.into_iter().zip(outcomes) {
+            for ((answer, _), outcome) in replies.into_iter().zip(outcomes) {
                 // The request may have gone; its change is made all the same.
-                let _ = queued.answer.send(outcome);
+                let _ = answer.send(outcome);
             }
         }
         Err(BatchFailed::OneChange(error)) if size > 1 => {
             tally.failed_batches.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%error, changes = size, "a batch of follows failed; making them one by one");
-            one_by_one(&pool, batch).await;
+            one_by_one(&pool, changes, replies).await;
         }
         Err(failed) => {
             let error = AppError::from(failed);
-            for queued in batch {
-                let _ = queued.answer.send(Err(error.clone()));
+            for (answer, _) in replies {
+                let _ = answer.send(Err(error.clone()));
             }
         }
     }
@@ -187,18 +196,18 @@ async fn make_batch(pool: PgPool, tally: Arc<Tally>, batch: Vec<Queued>) {
 
 /// Changes made alone, a few at a time: each has the connection to itself, and the others'
 /// requests keep the rest of the pool.
-async fn one_by_one(pool: &PgPool, batch: Vec<Queued>) {
+async fn one_by_one(pool: &PgPool, changes: Vec<FollowChange>, replies: Vec<Reply>) {
     let at_once = Arc::new(Semaphore::new(ALONE_AT_ONCE));
     let mut running = tokio::task::JoinSet::new();
-    for queued in batch {
+    for (change, (answer, span)) in changes.into_iter().zip(replies) {
         let pool = pool.clone();
         let at_once = at_once.clone();
         running.spawn(
             async move {
                 let _turn = at_once.acquire().await;
-                let _ = queued.answer.send(change_one(&pool, queued.change).await);
+                let _ = answer.send(change_one(&pool, change).await);
             }
-            .instrument(queued.span),
+            .instrument(span),
         );
     }
     while let Some(done) = running.join_next().await {

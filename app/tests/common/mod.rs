@@ -118,3 +118,30 @@ pub async fn cursor_of(pool: &PgPool, post: i64) -> Cursor {
     .expect("the post's time");
     Cursor { micros, id: post }
 }
+
+/// How many statements of this test's database wait for a lock: a race test's second
+/// statement has reached what its first holds.
+pub async fn statements_waiting_for_locks(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A transaction holding `user`'s row locked, as another request's change would, until it
+/// ends.
+pub async fn hold_user_row(
+    pool: &PgPool,
+    user: UserId,
+) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user.get())
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    holder
+}
