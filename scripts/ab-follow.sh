@@ -33,7 +33,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for binary in "$@"; do
     [ -n "${AB_BEFORE_START:-}" ] && psql "$DB" -qc "$AB_BEFORE_START"
     DATABASE_URL=$DB LEPTOS_SITE_ADDR=$ADDR LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD RUST_LOG=warn \
-      MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 "$binary" > "$OUT/server.log" 2>&1 &
+      MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 MICROBLOG_FOLLOW_CHANGES_BURST=0 MICROBLOG_FOLLOWING_CAP=0 "$binary" > "$OUT/server.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 100); do curl -fsS "http://$ADDR/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
     {

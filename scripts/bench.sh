@@ -71,9 +71,10 @@ DATABASE_URL=$DB target/release/bench-tools bench-feed --typical "bench$HEAVY" -
   --runs "$RUNS" --baseline-runs "${BENCH_BASELINE_RUNS:-100}" --explain "$OUT/explain.txt" | tee "$OUT/feed.md"
 
 echo ">> HTTP load"
-# The load signs in dozens of users from one address: lift the per-address sign-in limit.
+# The load signs in dozens of users from one address, and its users follow and unfollow far
+# faster than a person: lift the per-address sign-in limit and the follow limits.
 DATABASE_URL=$DB LEPTOS_SITE_ADDR=$ADDR LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD RUST_LOG=warn \
-  MICROBLOG_DB_CONNECTIONS=${BENCH_DB_CONNECTIONS:-16} MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 \
+  MICROBLOG_DB_CONNECTIONS=${BENCH_DB_CONNECTIONS:-16} MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 MICROBLOG_FOLLOW_CHANGES_BURST=0 MICROBLOG_FOLLOWING_CAP=0 \
   target/release/server > "$OUT/server.log" 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true' EXIT
@@ -289,7 +290,7 @@ scripts/pg.sh standby start
 trap 'kill $server_pid 2>/dev/null || true; scripts/pg.sh standby destroy' EXIT
 DATABASE_URL=$DB MICROBLOG_REPLICA_URLS=$(scripts/pg.sh standby url microblog_bench) \
   LEPTOS_SITE_ADDR=$ADDR LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD RUST_LOG=warn \
-  MICROBLOG_DB_CONNECTIONS=${BENCH_DB_CONNECTIONS:-16} MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 \
+  MICROBLOG_DB_CONNECTIONS=${BENCH_DB_CONNECTIONS:-16} MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 MICROBLOG_FOLLOW_CHANGES_BURST=0 MICROBLOG_FOLLOWING_CAP=0 \
   target/release/server > "$OUT/server-replica.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do curl -fsS "http://$ADDR/metrics" 2>/dev/null | grep -q '^microblog_replica_usable{node="replica1"} 1' && break; sleep 0.1; done
@@ -339,7 +340,7 @@ psql "$DB" -qc "INSERT INTO followers (follower_id, followed_id)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 live_server() { # addr log
   DATABASE_URL=$DB LEPTOS_SITE_ADDR=$1 LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD RUST_LOG=warn \
-    MICROBLOG_DB_CONNECTIONS=${BENCH_DB_CONNECTIONS:-16} MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 \
+    MICROBLOG_DB_CONNECTIONS=${BENCH_DB_CONNECTIONS:-16} MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 MICROBLOG_FOLLOW_CHANGES_BURST=0 MICROBLOG_FOLLOWING_CAP=0 \
     MICROBLOG_MAX_CONNECTIONS=$((LIVE_STREAMS + 1000)) MICROBLOG_LIVE_STREAMS_PER_PROCESS=$LIVE_STREAMS \
     target/release/server > "$2" 2>&1 &
 }

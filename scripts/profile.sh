@@ -25,7 +25,7 @@ command -v inferno-flamegraph >/dev/null || cargo install --quiet --locked infer
 
 DB=$(scripts/pg.sh url microblog_bench)
 DATABASE_URL=$DB LEPTOS_SITE_ADDR=$ADDR LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD RUST_LOG=warn \
-  MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 target/release/server > "$OUT/server.log" 2>&1 &
+  MICROBLOG_SIGN_INS_PER_ADDRESS_PER_MINUTE=100000 MICROBLOG_FOLLOW_CHANGES_BURST=0 MICROBLOG_FOLLOWING_CAP=0 target/release/server > "$OUT/server.log" 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fsS "http://$ADDR/healthz" >/dev/null 2>&1 && break; sleep 0.1; done

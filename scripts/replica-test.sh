@@ -9,7 +9,10 @@
 #  4. a server with a lag limit of 1 s stops reading from the paused standby once it falls
 #     that far behind, and reads from it again once it has caught up;
 #  5. the standby stopped under a steady load: no 5xx, and within a second the servers stop
-#     reading from it; started again, it serves reads again.
+#     reading from it; started again, it serves reads again;
+#  6. reads never go backwards: a reader who saw the post through the primary (the 1 s server
+#     gave up on the standby) still sees it on the 600 s server; Who to follow names people
+#     as the rest of its page does; the live banner's reload reads what the primary announced.
 # Usage: scripts/replica-test.sh FIRST_PORT SECOND_PORT E2E_DATABASE_NAME
 # Prints "plan N", then one "ok"/"FAILED" line per check; exits non-zero if any failed.
 # Functions below are called through wait_for and trap, which shellcheck cannot follow.
@@ -28,7 +31,7 @@ mkdir -p "$LOGS"
 failed=0
 ok() { echo "ok - $*"; }
 bad() { echo "FAILED - $*"; failed=1; }
-echo "plan 9"
+echo "plan 12"
 
 server_pids=()
 work=$(mktemp -d)
@@ -99,6 +102,15 @@ a=${name}a
 b=${name}b
 [ "$(post "$FIRST" /api/register "username=$a&email=$a%40example.com&password=correct+horse&password2=correct+horse" "$jar_a")" = 200 ] || bad "register $a"
 [ "$(post "$FIRST" /api/register "username=$b&email=$b%40example.com&password=correct+horse&password2=correct+horse" "$jar_b")" = 200 ] || bad "register $b"
+c=${name}c
+d=${name}d
+jar_c=$work/c
+jar_d=$work/d
+[ "$(post "$FIRST" /api/register "username=$c&email=$c%40example.com&password=correct+horse&password2=correct+horse" "$jar_c")" = 200 ] || bad "register $c"
+[ "$(post "$FIRST" /api/register "username=$d&email=$d%40example.com&password=correct+horse&password2=correct+horse" "$jar_d")" = 200 ] || bad "register $d"
+# c follows b, who follows d: d is the one c may want to follow.
+[ "$(post "$FIRST" /api/follow "username=$b" "$jar_c")" = 200 ] || bad "$c follows $b"
+[ "$(post "$FIRST" /api/follow "username=$d" "$jar_b")" = 200 ] || bad "$b follows $d"
 wait_for 10 replica_has_caught_up || bad "the standby did not catch up with the registrations"
 
 # 1. Replay paused: what A writes now exists only on the primary.
@@ -147,6 +159,37 @@ fi
 strict_gave_up=no
 replica_unused() { [ "$(metric "$1" microblog_replica_usable 'node="replica1"')" = 0 ]; }
 wait_for 5 replica_unused "$STRICT" && strict_gave_up=yes
+
+# 6. Still paused. A reader whose request the primary served (the strict server no longer
+#    reads the standby) must not see the post vanish on the other server, which still does.
+jar_reader=$work/reader
+through_primary=$(page "$STRICT/explore" "$jar_reader")
+then_elsewhere=$(page "$SECOND/explore" "$jar_reader")
+if [ "$strict_gave_up" = yes ] && grep -q "$text" <<<"$through_primary" && grep -q "$text" <<<"$then_elsewhere"; then
+  ok "a reader who saw the post through the primary still sees it on a server reading the paused standby"
+else
+  bad "reads went backwards: the strict server had given up on the standby: $strict_gave_up; the post on it: $(grep -c "$text" <<<"$through_primary"); then on the other server: $(grep -c "$text" <<<"$then_elsewhere")"
+fi
+# d renames themselves; c's home page, read from the standby, suggests d by the name the
+# standby has, and that name leads to d's profile there.
+[ "$(post "$FIRST" /api/edit_profile "username=${d}x&about_me=" "$jar_d")" = 200 ] || bad "$d renames"
+c_home=$(page "$SECOND/" "$jar_c")
+d_profile=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -b "$jar_c" -c "$jar_c" "$SECOND/user/$d")
+if grep -q "href=\"/user/$d\"" <<<"$c_home" && ! grep -q "${d}x" <<<"$c_home" && [ "$d_profile" = 200 ]; then
+  ok "Who to follow shows people as the page's node has them ($d, not yet ${d}x), and the link works ($d_profile)"
+else
+  bad "Who to follow on a page read from the standby: names $d: $(grep -c "href=\"/user/$d\"" <<<"$c_home"), names ${d}x: $(grep -c "${d}x" <<<"$c_home"); $d's profile: $d_profile"
+fi
+# b posts; c's feed from the standby lacks it, the banner's fresh reload has it.
+news="fresh news $name"
+[ "$(post "$FIRST" /api/create_post "body=${news// /+}" "$jar_b")" = 200 ] || bad "$b posts"
+feed_replica=$(curl -sS -m 10 -b "$jar_c" -H "Origin: $SECOND" -H 'Accept: application/json' --data "" "$SECOND/api/home_feed")
+feed_fresh=$(curl -sS -m 10 -b "$jar_c" -H "Origin: $SECOND" -H 'Accept: application/json' --data "fresh=true" "$SECOND/api/home_feed")
+if ! grep -q "$news" <<<"$feed_replica" && grep -q "$news" <<<"$feed_fresh"; then
+  ok "the live banner's reload (fresh=true) shows the post the primary announced, which the standby lacks"
+else
+  bad "banner reload: the standby's feed has the post: $(grep -c "$news" <<<"$feed_replica"); the fresh one: $(grep -c "$news" <<<"$feed_fresh")"
+fi
 lag=$(metric "$STRICT" microblog_replica_lag_seconds 'node="replica1"')
 psql "$REPLICA_URL" -qc "SELECT pg_wal_replay_resume()" >/dev/null
 wait_for 10 replica_has_caught_up || bad "the standby did not catch up after replay resumed"

@@ -32,8 +32,12 @@ pub async fn login(
         async |request| {
             // Limits first: a refused guess costs no password check.
             let throttle = state::sign_in_throttle()?;
-            throttle.attempt_from(state::client_address())?;
-            throttle.attempt_on_account(username.trim())?;
+            throttle
+                .attempt_from(&request.pool, state::client_address())
+                .await?;
+            throttle
+                .attempt_on_account(&request.pool, username.trim())
+                .await?;
             // A name no account can have is checked like any unknown name: same answer, same time.
             let credentials = match Username::parse(&username) {
                 Ok(username) => db::users::credentials(&request.pool, &username).await?,
@@ -83,7 +87,9 @@ pub async fn register(
                     "The two passwords do not match.".into(),
                 ));
             }
-            state::sign_in_throttle()?.attempt_from(state::client_address())?;
+            state::sign_in_throttle()?
+                .attempt_from(&request.pool, state::client_address())
+                .await?;
             let hash = auth::hash_password(password).await?;
             let id = db::users::create_user(&request.pool, &username, &email, &hash).await?;
             auth::sign_in(&request.session, id).await?;
@@ -97,7 +103,7 @@ pub async fn register(
 /// with the goodbye to show on the sign-in page.
 #[server(prefix = "/api", endpoint = "logout")]
 pub async fn logout() -> Result<String, AppError> {
-    use crate::{api, auth, db};
+    use crate::{api, auth, db, state};
     let goodbye = |message: &String| Some(message.clone());
     api::change(
         "logout",
@@ -105,7 +111,8 @@ pub async fn logout() -> Result<String, AppError> {
         Some(AFTER_LOGOUT.into()),
         async |request| {
             let signed_in = request.viewer().await?;
-            auth::sign_out(&request.session).await?;
+            let seen = state::signed_in_sessions()?;
+            auth::sign_out(&seen, &request.session).await?;
             // Their open live feeds close, on every server process.
             if let Some(user) = signed_in {
                 db::live::announce_sign_out(&request.pool, user).await?;

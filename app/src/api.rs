@@ -10,7 +10,7 @@
 //! .await
 //! ```
 
-use crate::db::replicas::{self, PRIMARY, Replicas};
+use crate::db::replicas::{self, ReadNode, Replicas, RequestReads};
 use crate::db::users::SignedIn;
 use crate::domain::Username;
 use crate::error::AppError;
@@ -147,39 +147,78 @@ impl Request {
         &self,
         change: impl AsyncFnOnce(&auth::SessionClaim) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
-        let claim = match auth::known_claim(&self.session) {
+        let seen = state::signed_in_sessions()?;
+        let claim = match seen.known_claim(&self.session) {
             Some(claim) => claim,
-            None => auth::remember_claim(&self.session, self.me().await?)
+            None => seen
+                .remember_claim(&self.session, self.me().await?)
                 .ok_or_else(AppError::sign_in_required)?,
         };
         tracing::Span::current().record("user_id", claim.user_id.get());
         let outcome = change(&claim).await;
         if matches!(outcome, Err(AppError::Unauthorized(_))) {
-            auth::forget_claim(&claim);
+            seen.forget_claim(&claim);
         }
         outcome
     }
 
-    /// Where this request's reads go: a replica that has replayed this person's last change,
-    /// or the primary. For statements that only read; anything that writes uses `pool`.
+    /// Where this request's reads go: the node its first read chose (`RequestReads`), else a
+    /// replica that has replayed this person's last change and everything their earlier
+    /// requests saw, else the primary. For statements that only read; anything that writes
+    /// uses `pool`.
     pub async fn reads(&self) -> Result<PgPool, AppError> {
-        let replica = match self.replicas.is_empty() || self.primary_only {
-            true => None,
-            false => {
-                let last_change = auth::last_change(&self.session).await?;
-                self.replicas.for_reader(last_change)
-            }
-        };
-        let (node, pool) = match replica {
-            Some(replica) => {
-                let _ = self.replica_used.set(replica.name.clone());
-                (replica.name.clone(), replica.pool.clone())
-            }
-            None => (PRIMARY.to_owned(), self.pool.clone()),
-        };
-        metrics::counter!("microblog_db_reads_total", "node" => node).increment(1);
-        Ok(pool)
+        Ok(self.reads_node().await?.pool)
     }
+
+    /// The node `reads` gives, and whether it is the primary.
+    pub async fn reads_node(&self) -> Result<ReadNode, AppError> {
+        let request_reads = request_reads();
+        let node = match (
+            &request_reads,
+            self.replicas.is_empty() || self.primary_only,
+        ) {
+            (_, true) => ReadNode::primary(&self.pool),
+            (Some(reads), false) if reads.pinned().is_some() => reads
+                .pinned()
+                .unwrap_or_else(|| ReadNode::primary(&self.pool)),
+            (_, false) => {
+                let last_change = auth::last_change(&self.session).await?;
+                let floor = request_reads.as_ref().and_then(|reads| reads.floor);
+                let at_least = last_change.max(floor);
+                self.replicas
+                    .for_reader(at_least)
+                    .map_or_else(|| ReadNode::primary(&self.pool), ReadNode::replica)
+            }
+        };
+        let node = match &request_reads {
+            Some(reads) if self.primary_only => {
+                reads.pin_primary(&self.pool);
+                node
+            }
+            Some(reads) => reads.pin(node),
+            None => node,
+        };
+        if !node.is_primary() {
+            let _ = self.replica_used.set(node.name.clone());
+        }
+        metrics::counter!("microblog_db_reads_total", "node" => node.name.clone()).increment(1);
+        Ok(node)
+    }
+
+    /// Reads from the primary, for the rest of this request: what the person asked to see
+    /// afresh (the live banner's "N new posts", announced by the primary).
+    pub fn read_from_primary(&mut self) {
+        self.primary_only = true;
+    }
+}
+
+/// This HTTP request's `RequestReads`, which server/src/read_floor.rs puts in every request
+/// when replicas serve reads.
+fn request_reads() -> Option<Arc<RequestReads>> {
+    leptos::prelude::use_context::<http::request::Parts>()?
+        .extensions
+        .get::<Arc<RequestReads>>()
+        .cloned()
 }
 
 /// A username as it arrives in a URL or a form field naming someone: parsed once, here. A name

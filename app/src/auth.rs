@@ -1,6 +1,7 @@
 //! Passwords and sign-in sessions (server only).
 //!
-//! Sessions are tower-sessions records in PostgreSQL; the cookie holds only a random id, so
+//! Sessions are tower-sessions records in PostgreSQL (`db::sessions`, a store that never
+//! writes back a record that was deleted or replaced); the cookie holds only a random id, so
 //! any server process can serve any request and signing out ends the session everywhere.
 //! A follow or unfollow skips loading its session when a follow in this process has loaded it
 //! before, and checks it in the statement that makes the change instead (`SessionClaim`).
@@ -14,14 +15,13 @@ use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use tower_sessions::Session;
 use tower_sessions::session::Id;
 
-const USER_ID_KEY: &str = "user_id";
+use crate::db::sessions::{LAST_CHANGE_KEY, USER_ID_KEY};
 /// The day (since 1970) the session's expiry was last pushed back; see `signed_in_user_id`.
 const RENEWED_ON_DAY_KEY: &str = "renewed_on_day";
-const LAST_CHANGE_KEY: &str = "last_change_at";
 
 fn session_error(error: tower_sessions::session::Error) -> AppError {
     tracing::error!(%error, "session store failed");
@@ -187,9 +187,8 @@ pub async fn remember_change(session: &Session, position: WalPosition) -> Result
 /// claimed`, which forgets a claim they refuse): a sign-out through any
 /// process deletes the session's record, so from then on the claim is refused at once.
 ///
-/// Loading the session was a statement and a round trip of its own in every follow, and
-/// tower-sessions 16 % of the server's time there (issue #14; 5 % since); the check inside the
-/// change costs one index probe.
+/// Loading the session was a statement and a round trip of its own in every follow, and a
+/// sixth of the server's time there; the check inside the change costs one index probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionClaim {
     pub session: Id,
@@ -214,49 +213,61 @@ impl From<&SessionClaim> for crate::db::follows::Actor {
 
 /// Sessions a follow in this process has loaded and found signed in (page views do not touch
 /// this map, so they take no lock for it). A session's user never changes under the same
-/// id (signing in starts a new id, signing out deletes the record), so an entry is never
-/// wrong, only possibly ended, which every statement using it finds out (and then forgets it).
-static SIGNED_IN_SESSIONS: LazyLock<Mutex<HashMap<Id, UserId>>> = LazyLock::new(Mutex::default);
+/// id (signing in starts a new id, signing out deletes the record, and the store never writes
+/// a deleted record back), so an entry is never wrong, only possibly ended, which every
+/// statement using it finds out (and then forgets it). One per process, in `AppState`.
+#[derive(Debug, Default)]
+pub struct SignedInSessions {
+    seen: Mutex<HashMap<Id, UserId>>,
+}
 
 /// Past this many, the sessions seen are forgotten all at once: a forgotten one only costs its
 /// next follow a load, and 100,000 entries take about 4 MB.
 const SIGNED_IN_SESSIONS_KEPT: usize = 100_000;
 
-fn signed_in_sessions() -> std::sync::MutexGuard<'static, HashMap<Id, UserId>> {
-    // A panic while holding the lock cannot leave the map half-changed.
-    SIGNED_IN_SESSIONS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The claim of this request's session, if a follow in this process has loaded it before.
-pub fn known_claim(session: &Session) -> Option<SessionClaim> {
-    let session_id = session.id()?;
-    let user_id = *signed_in_sessions().get(&session_id)?;
-    Some(SessionClaim {
-        session: session_id,
-        user_id,
-    })
-}
-
-/// The claim of a session just loaded and found signed in as `user_id`, kept for the session's
-/// next follows.
-pub fn remember_claim(session: &Session, user_id: UserId) -> Option<SessionClaim> {
-    let claim = SessionClaim {
-        session: session.id()?,
-        user_id,
-    };
-    let mut seen = signed_in_sessions();
-    if seen.len() >= SIGNED_IN_SESSIONS_KEPT && !seen.contains_key(&claim.session) {
-        seen.clear();
+impl SignedInSessions {
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<Id, UserId>> {
+        // A panic while holding the lock cannot leave the map half-changed.
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-    seen.insert(claim.session, user_id);
-    Some(claim)
-}
 
-/// Forgets a claim its statement refused: that session has ended.
-pub fn forget_claim(claim: &SessionClaim) {
-    signed_in_sessions().remove(&claim.session);
+    /// The claim of this request's session, if a follow in this process has loaded it before.
+    pub fn known_claim(&self, session: &Session) -> Option<SessionClaim> {
+        let session_id = session.id()?;
+        let user_id = *self.seen().get(&session_id)?;
+        Some(SessionClaim {
+            session: session_id,
+            user_id,
+        })
+    }
+
+    /// The claim of a session just loaded and found signed in as `user_id`, kept for the
+    /// session's next follows.
+    pub fn remember_claim(&self, session: &Session, user_id: UserId) -> Option<SessionClaim> {
+        let claim = SessionClaim {
+            session: session.id()?,
+            user_id,
+        };
+        let mut seen = self.seen();
+        if seen.len() >= SIGNED_IN_SESSIONS_KEPT && !seen.contains_key(&claim.session) {
+            seen.clear();
+        }
+        seen.insert(claim.session, user_id);
+        Some(claim)
+    }
+
+    /// Forgets a claim its statement refused: that session has ended.
+    pub fn forget_claim(&self, claim: &SessionClaim) {
+        self.seen().remove(&claim.session);
+    }
+
+    fn forget_session(&self, session: &Session) {
+        if let Some(id) = session.id() {
+            self.seen().remove(&id);
+        }
+    }
 }
 
 /// Starts a signed-in session under a new id, so an id planted before sign-in is worthless.
@@ -272,11 +283,10 @@ pub async fn sign_in(session: &Session, user_id: UserId) -> Result<(), AppError>
         .map_err(session_error)
 }
 
-/// Deletes the session record, so the old cookie no longer signs anyone in.
-pub async fn sign_out(session: &Session) -> Result<(), AppError> {
-    if let Some(id) = session.id() {
-        signed_in_sessions().remove(&id);
-    }
+/// Deletes the session record, so the old cookie no longer signs anyone in, whatever answers
+/// of requests that loaded it earlier arrive afterwards (`db::sessions`).
+pub async fn sign_out(seen: &SignedInSessions, session: &Session) -> Result<(), AppError> {
+    seen.forget_session(session);
     session.flush().await.map_err(session_error)
 }
 
@@ -322,6 +332,7 @@ mod tests {
     async fn a_session_is_claimed_once_a_follow_loaded_it_and_no_longer_once_signed_out() {
         use tower_sessions::MemoryStore;
         let store = std::sync::Arc::new(MemoryStore::default());
+        let seen = SignedInSessions::default();
         let signing_in = Session::new(None, store.clone(), None);
         signing_in
             .insert(USER_ID_KEY, UserId::new(7))
@@ -335,10 +346,14 @@ mod tests {
             signed_in_user_id(&page_view).await.unwrap(),
             Some(UserId::new(7))
         );
-        assert_eq!(known_claim(&page_view), None, "a page view claims nothing");
+        assert_eq!(
+            seen.known_claim(&page_view),
+            None,
+            "a page view claims nothing"
+        );
 
         let first_follow = Session::new(Some(id), store.clone(), None);
-        let claim = remember_claim(&first_follow, UserId::new(7)).unwrap();
+        let claim = seen.remember_claim(&first_follow, UserId::new(7)).unwrap();
         assert_eq!(
             claim,
             SessionClaim {
@@ -348,22 +363,26 @@ mod tests {
         );
         assert_eq!(claim.session_key(), id.to_string());
         let next_follow = Session::new(Some(id), store.clone(), None);
-        assert_eq!(known_claim(&next_follow), Some(claim));
+        assert_eq!(seen.known_claim(&next_follow), Some(claim));
 
         let someone_else = Session::new(Some(Id(id.0.wrapping_add(1))), store.clone(), None);
-        assert_eq!(known_claim(&someone_else), None, "an id never seen");
+        assert_eq!(seen.known_claim(&someone_else), None, "an id never seen");
         assert_eq!(
-            remember_claim(&Session::new(None, store.clone(), None), UserId::new(7)),
+            seen.remember_claim(&Session::new(None, store.clone(), None), UserId::new(7)),
             None,
             "no id, no claim"
         );
 
-        forget_claim(&claim);
-        assert_eq!(known_claim(&next_follow), None, "refused once, forgotten");
-        remember_claim(&next_follow, UserId::new(7));
-        sign_out(&next_follow).await.unwrap();
+        seen.forget_claim(&claim);
         assert_eq!(
-            known_claim(&Session::new(Some(id), store, None)),
+            seen.known_claim(&next_follow),
+            None,
+            "refused once, forgotten"
+        );
+        seen.remember_claim(&next_follow, UserId::new(7));
+        sign_out(&seen, &next_follow).await.unwrap();
+        assert_eq!(
+            seen.known_claim(&Session::new(Some(id), store, None)),
             None,
             "signed out here"
         );

@@ -20,6 +20,9 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed, but past a limit the person can see (the most people one may follow).
+    #[error("{0}")]
+    Unprocessable(String),
     /// Too many attempts (sign-ins, say); the person may try again after `retry_after_seconds`.
     #[error("{message}")]
     TooManyRequests {
@@ -50,6 +53,22 @@ impl AppError {
 
     pub fn cannot_unfollow_self() -> Self {
         AppError::BadRequest("You cannot unfollow yourself!".into())
+    }
+
+    pub fn too_many_follow_changes(retry_after_seconds: u64) -> Self {
+        AppError::TooManyRequests {
+            message: format!(
+                "You are following and unfollowing too quickly. Please wait {retry_after_seconds} second{} and try again.",
+                if retry_after_seconds == 1 { "" } else { "s" }
+            ),
+            retry_after_seconds,
+        }
+    }
+
+    pub fn following_cap(cap: i64) -> Self {
+        AppError::Unprocessable(format!(
+            "You cannot follow more than {cap} people. Unfollow someone first."
+        ))
     }
 
     pub fn username_taken() -> Self {
@@ -89,6 +108,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
+            AppError::Unprocessable(_) => 422,
             AppError::TooManyRequests { .. } => 429,
             AppError::Busy | AppError::Unavailable => 503,
             AppError::Internal => 500,

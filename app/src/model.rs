@@ -63,6 +63,8 @@ pub struct PostView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSummary {
+    /// What a follow button sends, so it acts on this person whatever they are called later.
+    pub id: UserId,
     pub username: String,
     pub avatar_url: String,
     pub about_me: Option<String>,
@@ -74,6 +76,7 @@ pub struct UserSummary {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
+    pub id: UserId,
     pub username: String,
     pub avatar_url: String,
     pub about_me: Option<String>,

@@ -115,7 +115,7 @@ pub fn send_content_security_policy(options: &LeptosOptions) {
     };
     let policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' https://www.gravatar.com data:; \
+         style-src 'self'; img-src 'self' data:; \
          connect-src 'self'{reload}; form-action 'self'; object-src 'none'; \
          base-uri 'none'; frame-ancestors 'none'"
     );

@@ -1,5 +1,6 @@
 //! Everything a request needs from the server, provided as context to server functions.
 
+use crate::auth::SignedInSessions;
 use crate::db::follow_queue::FollowQueue;
 use crate::db::replicas::Replicas;
 use crate::error::AppError;
@@ -17,7 +18,9 @@ pub struct AppState {
     /// Streaming replicas for reads (`db::replicas`); empty unless configured.
     pub replicas: Arc<Replicas>,
     /// Shared by every request of this process; see `throttle`.
-    pub sign_in_throttle: Arc<SignInThrottle>,
+    pub sign_in_throttle: SignInThrottle,
+    /// Sessions this process has seen signed in, for follows (`auth::SignedInSessions`).
+    pub signed_in_sessions: Arc<SignedInSessions>,
     /// Every follow and unfollow of this process goes through it, to be made in batches.
     pub follows: FollowQueue,
 }
@@ -50,8 +53,12 @@ pub fn replicas() -> Result<Arc<Replicas>, AppError> {
     from_app_state(|state| state.replicas.clone())
 }
 
-pub fn sign_in_throttle() -> Result<Arc<SignInThrottle>, AppError> {
-    from_app_state(|state| state.sign_in_throttle.clone())
+pub fn sign_in_throttle() -> Result<SignInThrottle, AppError> {
+    from_app_state(|state| state.sign_in_throttle)
+}
+
+pub fn signed_in_sessions() -> Result<Arc<SignedInSessions>, AppError> {
+    from_app_state(|state| state.signed_in_sessions.clone())
 }
 
 /// The address of the client of the request being served, when the server recorded it.

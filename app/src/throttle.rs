@@ -1,4 +1,4 @@
-//! Limits on password guessing and sign-in floods (server only), with `governor`.
+//! Limits on password guessing and sign-in floods (server only), counted for the whole site.
 //!
 //! Every sign-in and registration costs an Argon2 computation (12 MiB, tens of milliseconds),
 //! so both count against the client's address; sign-ins also count against the account they
@@ -9,11 +9,11 @@
 //! per-address limit would become one limit for everybody: such a set-up must raise it, or
 //! the server must learn to read the proxy's forwarded-for header from trusted proxies only.
 
+use crate::db::limits::{self, Quota};
 use crate::error::AppError;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, NotUntil, Quota};
+use sqlx::PgPool;
 use std::net::{IpAddr, Ipv6Addr};
-use std::num::NonZeroU32;
+use std::time::Duration;
 
 /// How many attempts are allowed, as a burst and as a steady rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,68 +38,61 @@ impl Default for ThrottleSettings {
     }
 }
 
+/// The sign-in limits, counted in PostgreSQL (`db::limits`) so that every server process
+/// counts the same attempts: N processes must not allow N times the guesses.
+#[derive(Debug, Clone, Copy)]
 pub struct SignInThrottle {
-    per_address: DefaultKeyedRateLimiter<IpAddr>,
-    per_account: DefaultKeyedRateLimiter<String>,
+    per_address: Quota,
+    per_account: Quota,
 }
-
-/// Keys not seen for a while are dropped once the maps hold this many, so a flood from many
-/// addresses or usernames cannot grow memory without bound (each key is a few dozen bytes).
-const FORGET_STALE_KEYS_ABOVE: usize = 50_000;
 
 impl SignInThrottle {
     pub fn new(settings: ThrottleSettings) -> Self {
-        let at_least_one = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-        let per_address = Quota::per_minute(at_least_one(settings.per_address_per_minute));
-        let per_account = Quota::with_period(std::time::Duration::from_secs(u64::from(
-            settings.account_refill_seconds.max(1),
-        )))
-        .expect("the period is at least a second")
-        .allow_burst(at_least_one(settings.per_account_burst));
         SignInThrottle {
-            per_address: DefaultKeyedRateLimiter::keyed(per_address),
-            per_account: DefaultKeyedRateLimiter::keyed(per_account),
+            per_address: Quota::per(settings.per_address_per_minute, Duration::from_secs(60)),
+            per_account: Quota {
+                burst: settings.per_account_burst,
+                per_use: Duration::from_secs(u64::from(settings.account_refill_seconds.max(1))),
+            },
         }
     }
 
     /// Counts an attempt (sign-in or registration) from `address`.
-    pub fn attempt_from(&self, address: Option<IpAddr>) -> Result<(), AppError> {
-        let key = address.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), network_of);
-        self.forget_stale_keys();
-        self.per_address
-            .check_key(&key)
-            .map_err(|not_until| self.too_many(not_until))
+    pub async fn attempt_from(
+        &self,
+        pool: &PgPool,
+        address: Option<IpAddr>,
+    ) -> Result<(), AppError> {
+        let network = address.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), network_of);
+        check(pool, &format!("sign_ins_from:{network}"), self.per_address).await
     }
 
-    /// Counts a sign-in naming `username`. A name no account can have has no password to guess
-    /// and is not kept.
-    pub fn attempt_on_account(&self, username: &str) -> Result<(), AppError> {
+    /// Counts a sign-in naming `username`, whatever its case. A name no account can have has
+    /// no password to guess and is not counted.
+    pub async fn attempt_on_account(&self, pool: &PgPool, username: &str) -> Result<(), AppError> {
         if !crate::domain::could_be_username(username) {
             return Ok(());
         }
-        self.per_account
-            .check_key(&username.to_ascii_lowercase())
-            .map_err(|not_until| self.too_many(not_until))
+        let key = format!("sign_ins_as:{}", username.to_lowercase());
+        check(pool, &key, self.per_account).await
     }
+}
 
-    fn too_many(&self, not_until: NotUntil<<DefaultClock as Clock>::Instant>) -> AppError {
-        let wait = not_until.wait_time_from(self.per_address.clock().now());
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        AppError::TooManyRequests {
-            message: format!(
-                "Too many sign-in attempts. Please wait {seconds} second{} and try again.",
-                if seconds == 1 { "" } else { "s" }
-            ),
-            retry_after_seconds: seconds.max(1),
-        }
-    }
-
-    fn forget_stale_keys(&self) {
-        if self.per_address.len() + self.per_account.len() > FORGET_STALE_KEYS_ABOVE {
-            self.per_address.retain_recent();
-            self.per_account.retain_recent();
-            self.per_address.shrink_to_fit();
-            self.per_account.shrink_to_fit();
+async fn check(pool: &PgPool, key: &str, quota: Quota) -> Result<(), AppError> {
+    // A bucket counts against one quota: processes started with other settings (a test's, or
+    // during a change of settings) keep buckets of their own rather than misread these.
+    let key = format!("{key}/{}x{}us", quota.burst, quota.per_use.as_micros());
+    match limits::take(pool, &key, quota).await? {
+        None => Ok(()),
+        Some(wait) => {
+            let seconds = limits::seconds_to_wait(wait);
+            Err(AppError::TooManyRequests {
+                message: format!(
+                    "Too many sign-in attempts. Please wait {seconds} second{} and try again.",
+                    if seconds == 1 { "" } else { "s" }
+                ),
+                retry_after_seconds: seconds,
+            })
         }
     }
 }
@@ -131,61 +124,12 @@ fn network_of(address: IpAddr) -> IpAddr {
 mod tests {
     use super::*;
 
-    fn strict() -> SignInThrottle {
-        SignInThrottle::new(ThrottleSettings {
-            per_address_per_minute: 3,
-            per_account_burst: 2,
-            account_refill_seconds: 3600,
-        })
-    }
-
     #[test]
-    fn an_address_over_its_limit_is_told_how_long_to_wait() {
-        let throttle = strict();
-        let address = Some("203.0.113.7".parse().unwrap());
-        for attempt in 1..=3 {
-            assert_eq!(throttle.attempt_from(address), Ok(()), "attempt {attempt}");
-        }
-        match throttle.attempt_from(address) {
-            Err(AppError::TooManyRequests {
-                retry_after_seconds,
-                message,
-            }) => {
-                assert!(
-                    (1..=20).contains(&retry_after_seconds),
-                    "{retry_after_seconds}"
-                );
-                assert!(message.contains("Please wait"), "{message}");
-            }
-            other => panic!("expected 429, got {other:?}"),
-        }
-        assert_eq!(
-            throttle.attempt_from(Some("203.0.113.8".parse().unwrap())),
-            Ok(()),
-            "another address is not affected"
-        );
-    }
-
-    #[test]
-    fn an_account_is_limited_whatever_the_case_of_its_name() {
-        let throttle = strict();
-        assert_eq!(throttle.attempt_on_account("Susan"), Ok(()));
-        assert_eq!(throttle.attempt_on_account("susan"), Ok(()));
-        assert!(throttle.attempt_on_account("SUSAN").is_err());
-        assert_eq!(throttle.attempt_on_account("john"), Ok(()));
-    }
-
-    #[test]
-    fn addresses_in_one_ipv6_64_share_a_limit() {
-        let throttle = strict();
-        for host in 1..=3 {
-            let address = format!("2001:db8:1:2::{host}").parse().unwrap();
-            assert_eq!(throttle.attempt_from(Some(address)), Ok(()));
-        }
-        assert!(
-            throttle
-                .attempt_from(Some("2001:db8:1:2:ffff::9".parse().unwrap()))
-                .is_err()
-        );
+    fn addresses_in_one_ipv6_64_count_as_one_network() {
+        let network = |text: &str| network_of(text.parse().unwrap());
+        assert_eq!(network("2001:db8:1:2::1"), network("2001:db8:1:2:ffff::9"));
+        assert_ne!(network("2001:db8:1:2::1"), network("2001:db8:1:3::1"));
+        assert_eq!(network("::ffff:203.0.113.7"), network("203.0.113.7"));
+        assert_ne!(network("203.0.113.7"), network("203.0.113.8"));
     }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use app::auth::SessionClaim;
 use app::db::follow_queue::{BatchTally, FollowQueue};
-use app::db::follows::{self, Actor, FollowChange};
+use app::db::follows::{self, Actor, FollowChange, FollowLimits};
 use app::error::AppError;
 use app::model::UserId;
 use common::{
@@ -64,6 +64,7 @@ async fn a_batch_answers_each_change_as_if_made_alone_at_its_place(pool: PgPool)
             change(john, "susan", false),
             change(john, "mary", true),
         ],
+        FollowLimits::NONE,
     )
     .await
     .expect("the batch as a whole succeeds");
@@ -123,6 +124,7 @@ async fn a_change_alone_and_a_batch_on_the_same_link_wait_for_each_other_without
             follows::change_together(
                 &pool,
                 &[change(john, "susan", true), change(john, "david", true)],
+                FollowLimits::NONE,
             )
             .await
         }
@@ -154,7 +156,7 @@ async fn the_queue_makes_what_waited_in_one_batch_and_one_by_one_when_that_fails
     let susan = user(&pool, "susan").await;
     let david = user(&pool, "david").await;
     let nobody = UserId::new(999_999);
-    let queue = FollowQueue::start(pool.clone(), 1);
+    let queue = FollowQueue::start(pool.clone(), 1, FollowLimits::NONE);
 
     // The first change waits for susan's row, which another transaction holds.
     let holder = hold_user_row(&pool, susan).await;
@@ -225,15 +227,15 @@ async fn batches_in_opposite_orders_and_a_crowd_through_the_queue_stay_exact(poo
             .collect();
         let backwards: Vec<_> = forwards.iter().rev().cloned().collect();
         let (one, other) = tokio::join!(
-            follows::change_together(&pool, &forwards),
-            follows::change_together(&pool, &backwards)
+            follows::change_together(&pool, &forwards, FollowLimits::NONE),
+            follows::change_together(&pool, &backwards, FollowLimits::NONE)
         );
         for answer in one.unwrap().into_iter().chain(other.unwrap()) {
             answer.expect("every change is made");
         }
     }
 
-    let queue = FollowQueue::start(pool.clone(), 2);
+    let queue = FollowQueue::start(pool.clone(), 2, FollowLimits::NONE);
     let mut tasks = Vec::new();
     for task in 0..300usize {
         let queue = queue.clone();

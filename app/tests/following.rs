@@ -249,12 +249,13 @@ async fn a_claimed_follow_is_made_only_while_its_session_lives(pool: PgPool) {
         let pool = pool.clone();
         async move {
             sqlx::query(
-                "INSERT INTO tower_sessions.session (id, data, expiry_date)
-                 VALUES ($1, '', now() + make_interval(secs => $2))
-                 ON CONFLICT (id) DO UPDATE SET expiry_date = EXCLUDED.expiry_date",
+                "INSERT INTO sessions (id, user_id, data, expires_at)
+                 VALUES ($1, $3, '{}', now() + make_interval(secs => $2))
+                 ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at",
             )
             .bind(claim.session_key())
             .bind(seconds as f64)
+            .bind(john.get())
             .execute(&pool)
             .await
             .unwrap();
@@ -565,7 +566,7 @@ fn badges(users: &[app::model::UserSummary]) -> Vec<(&str, bool)> {
 }
 
 async fn suggested_to(pool: &PgPool, me: UserId) -> Vec<String> {
-    follows::suggestions(pool, me, 5)
+    follows::suggestions(pool, None, me, 5)
         .await
         .unwrap()
         .into_iter()

@@ -302,7 +302,8 @@ async fn a_post_and_a_follow_at_the_same_moment_leave_the_timeline_exact(pool: P
         .unwrap();
     let change = |follow: bool| {
         format!(
-            "SELECT change_follows(ARRAY[{}]::bigint[], ARRAY['author'], ARRAY[{follow}], ARRAY[NULL]::text[])",
+            "SELECT change_follows(ARRAY[{}]::bigint[], ARRAY[NULL]::bigint[], ARRAY['author'],
+                                   ARRAY[{follow}], ARRAY[NULL]::text[], NULL, NULL, NULL)",
             reader.get()
         )
     };
@@ -310,8 +311,9 @@ async fn a_post_and_a_follow_at_the_same_moment_leave_the_timeline_exact(pool: P
     let other = user(&pool, "other").await;
     let in_a_batch = |follow: bool| {
         format!(
-            "SELECT change_follows(ARRAY[{}, {}]::bigint[], ARRAY['author', 'author'],
-                                   ARRAY[{follow}, {follow}], ARRAY[NULL, NULL]::text[])",
+            "SELECT change_follows(ARRAY[{}, {}]::bigint[], ARRAY[NULL, NULL]::bigint[],
+                                   ARRAY['author', 'author'], ARRAY[{follow}, {follow}],
+                                   ARRAY[NULL, NULL]::text[], NULL, NULL, NULL)",
             other.get(),
             reader.get()
         )
@@ -380,7 +382,8 @@ async fn a_readers_own_post_and_their_two_thousandth_follow_at_the_same_moment_l
     let last_follow = |reader: &str| {
         format!(
             "SELECT change_follows(ARRAY[(SELECT id FROM users WHERE username = '{reader}')],
-                                   ARRAY['u{TIMELINE_FROM}'], ARRAY[true], ARRAY[NULL]::text[])"
+                                   ARRAY[NULL]::bigint[], ARRAY['u{TIMELINE_FROM}'], ARRAY[true],
+                                   ARRAY[NULL]::text[], NULL, NULL, NULL)"
         )
     };
 

@@ -19,13 +19,13 @@ test('Follow flips to Unfollow and counts one more follower without a reload, an
   const follow = page.getByRole('button', { name: 'Follow' });
   await follow.click();
   await expect(page.getByRole('button', { name: 'Unfollow' })).toBeVisible();
-  await expect(page.getByText('1 followers, 0 following.')).toBeVisible();
+  await expect(page.getByText('1 follower, 0 following.')).toBeVisible();
   await expect(page.getByRole('status')).toContainText(`You are following ${target}!`);
   expect(documentLoads, 'no new document was loaded').toBe(0);
 
   await page.reload();
   await expect(page.getByRole('button', { name: 'Unfollow' })).toBeVisible();
-  await expect(page.getByText('1 followers, 0 following.')).toBeVisible();
+  await expect(page.getByText('1 follower, 0 following.')).toBeVisible();
 
   await gotoHydrated(page, `/user/${target}`);
   await page.getByRole('button', { name: 'Unfollow' }).click();
@@ -58,7 +58,7 @@ test.describe('without JavaScript', () => {
     await expect(page).toHaveURL(new RegExp(`/user/${target}$`));
     await expect(page.getByRole('status')).toContainText(`You are following ${target}!`);
     await expect(page.getByRole('button', { name: 'Unfollow' })).toBeVisible();
-    await expect(page.getByText('1 followers, 0 following.')).toBeVisible();
+    await expect(page.getByText('1 follower, 0 following.')).toBeVisible();
   });
 });
 

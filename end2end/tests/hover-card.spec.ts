@@ -28,7 +28,7 @@ test('the hover card opens on hover, and its Follow button and the page stay in 
   page.on('load', () => (documentLoads += 1));
   await card.getByRole('button', { name: 'Follow' }).click();
   await expect(card.getByRole('button', { name: 'Unfollow' })).toBeVisible();
-  await expect(card).toContainText('1 followers, 0 following.');
+  await expect(card).toContainText('1 follower, 0 following.');
   await expect(pageFollow).toHaveText('Unfollow');
   await expect(page.locator('.profile .followers-count')).toHaveText('1');
 
@@ -37,7 +37,7 @@ test('the hover card opens on hover, and its Follow button and the page stay in 
   await expect(card).toHaveCount(0);
   await page.getByRole('article').getByRole('link', { name: target }).hover();
   await expect(card.getByRole('button', { name: 'Unfollow' })).toBeVisible();
-  await expect(card).toContainText('1 followers, 0 following.');
+  await expect(card).toContainText('1 follower, 0 following.');
   await expect(pageFollow).toHaveText('Unfollow');
 
   // And the other way round: the page's button moves the card's.
@@ -93,7 +93,7 @@ test('on a touch screen a tap opens the card, and a second tap follows the link'
   const author = page.getByRole('article').filter({ hasText: `hello from ${target}` }).getByRole('link', { name: target });
   await author.tap();
   const card = page.getByRole('group', { name: `About ${target}` });
-  await expect(card).toContainText('1 followers, 0 following.');
+  await expect(card).toContainText('1 follower, 0 following.');
   await expect(card.getByRole('button', { name: 'Unfollow' })).toBeVisible();
   await expect(page).toHaveURL(/\/$/);
   await author.tap();

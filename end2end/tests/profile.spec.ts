@@ -36,7 +36,7 @@ test('follower and following lists show people, each with a working follow butto
   await gotoHydrated(page, `/user/${star}`);
   // The title comes with the server's HTML, and follows client-side navigation afterwards.
   await expect(page).toHaveTitle(`${star} · Microblog`);
-  await page.getByRole('link', { name: /1 followers/ }).click();
+  await page.getByRole('link', { name: /^1 follower$/ }).click();
   await expect(page.getByRole('heading', { name: `Followers of ${star}` })).toBeVisible();
   await expect(page).toHaveTitle(`Followers of ${star} · Microblog`);
   const row = page.getByRole('listitem').filter({ hasText: fan });

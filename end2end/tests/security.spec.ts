@@ -65,7 +65,7 @@ test('under its Content-Security-Policy the app hydrates and follows in place', 
   await page.evaluate(() => ((window as any).__sameDocument = true));
   await page.getByRole('button', { name: 'Follow' }).click();
   await expect(page.getByRole('button', { name: 'Unfollow' })).toBeVisible();
-  await expect(page.getByText('1 followers, 0 following.')).toBeVisible();
+  await expect(page.getByText('1 follower, 0 following.')).toBeVisible();
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
   expect(await page.evaluate(() => (window as any).__violations)).toEqual([]);
   expect(dialogs).toEqual([]);

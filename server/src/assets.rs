@@ -1,4 +1,4 @@
-//! The site's files: the wasm bundle, its JS glue, the stylesheet and the favicon.
+//! The site's files: the wasm bundle, its JS glue, the stylesheet, the favicon and avatars.
 //!
 //! cargo-leptos writes them content-hashed (`microblog.<hash>.wasm`) and precompressed (`.br`,
 //! `.gz`) when the release build runs with `hash-files` and `--precompress`, so a browser keeps
@@ -50,4 +50,33 @@ pub fn favicon(options: &LeptosOptions) -> SetResponseHeader<ServeFile, HeaderVa
 /// are left as they are.
 pub fn compression() -> CompressionLayer {
     CompressionLayer::new().quality(CompressionLevel::Fastest)
+}
+
+/// `/avatar/{hash}.svg`: a person's identicon (`app::avatars`). Its name says exactly what it
+/// draws, so it is kept for a year; a name no avatar has is a 404.
+pub async fn avatar(
+    axum::extract::Path(file_name): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match app::avatars::identicon_svg(&file_name) {
+        Some(svg) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("image/svg+xml"),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=31536000, immutable"),
+                ),
+            ],
+            svg,
+        )
+            .into_response(),
+        None => (
+            axum::http::StatusCode::NOT_FOUND,
+            "There is no such avatar.",
+        )
+            .into_response(),
+    }
 }

@@ -4,6 +4,7 @@ use crate::live::LiveLimits;
 use crate::serve::ConnectionLimits;
 use anyhow::Context;
 use app::db::follow_queue;
+use app::db::follows::FollowLimits;
 use app::throttle::ThrottleSettings;
 use leptos::config::LeptosOptions;
 use std::str::FromStr;
@@ -29,6 +30,8 @@ pub struct Config {
     pub page_cache_megabytes: usize,
     /// Workers making this process's follows and unfollows in batches (`db::follow_queue`).
     pub follow_workers: usize,
+    /// How many follow changes one account may make, and how many people it may follow.
+    pub follow_limits: FollowLimits,
 }
 
 /// Bounds on what one request may cost.
@@ -111,6 +114,9 @@ impl Config {
         let connection_defaults = ConnectionLimits::default();
         let throttle_defaults = ThrottleSettings::default();
         let live_defaults = LiveLimits::default();
+        let follow_defaults = FollowLimits::default();
+        // 0 lifts a limit (`make bench` does, to measure the follow path itself).
+        let unless_zero = |count: u32| (count > 0).then_some(count);
         let replica_urls = std::env::var("MICROBLOG_REPLICA_URLS")
             .unwrap_or_default()
             .split(',')
@@ -133,6 +139,20 @@ impl Config {
             follow_workers: Some(setting("MICROBLOG_FOLLOW_WORKERS", follow_queue::WORKERS)?)
                 .filter(|workers| *workers > 0)
                 .context("MICROBLOG_FOLLOW_WORKERS must be at least 1")?,
+            follow_limits: FollowLimits {
+                changes_burst: unless_zero(setting(
+                    "MICROBLOG_FOLLOW_CHANGES_BURST",
+                    follow_defaults.changes_burst.unwrap_or(0),
+                )?),
+                per_change: seconds(
+                    "MICROBLOG_FOLLOW_CHANGE_EVERY_SECS",
+                    follow_defaults.per_change,
+                )?,
+                following_cap: unless_zero(setting(
+                    "MICROBLOG_FOLLOWING_CAP",
+                    follow_defaults.following_cap.unwrap_or(0),
+                )?),
+            },
             replica_urls,
             replica_max_lag: seconds("MICROBLOG_REPLICA_MAX_LAG_SECS", Duration::from_secs(5))?,
             database_url,

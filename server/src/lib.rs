@@ -7,9 +7,11 @@ pub mod csrf;
 pub mod guard;
 pub mod live;
 pub mod page_cache;
+pub mod read_floor;
 pub mod serve;
 pub mod telemetry;
 
+use app::db::sessions::PostgresSessions;
 use app::state::AppState;
 use app::{App, shell};
 use axum::extract::State;
@@ -33,7 +35,6 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::PostgresStore;
 
 /// Posts and forms are small; anything bigger than this is refused before it is read.
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
@@ -112,8 +113,8 @@ fn pool_options(max_connections: u32, acquire_timeout: Duration) -> PgPoolOption
         })
 }
 
-pub fn session_layer(pool: PgPool, secure: bool) -> SessionManagerLayer<PostgresStore> {
-    SessionManagerLayer::new(PostgresStore::new(pool))
+pub fn session_layer(pool: PgPool, secure: bool) -> SessionManagerLayer<PostgresSessions> {
+    SessionManagerLayer::new(PostgresSessions::new(pool))
         .with_name("microblog_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -169,6 +170,11 @@ pub fn router(
             page_cache::serve,
         ))
         .layer(sessions)
+        // Outside the page cache, whose pages must not carry its cookie.
+        .layer(axum::middleware::from_fn_with_state(
+            !state.replicas.is_empty(),
+            read_floor::keep_reads_monotonic,
+        ))
         .layer(axum::middleware::from_fn(guard::refuse_unknown_encodings))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site_writes))
         .layer(axum::middleware::from_fn(complete::run_to_completion))
@@ -188,6 +194,7 @@ pub fn router(
     Router::new()
         .nest_service("/pkg", assets::site_package(&state.leptos_options))
         .route_service("/favicon.ico", assets::favicon(&state.leptos_options))
+        .route("/avatar/{file}", get(assets::avatar))
         .route("/metrics", get(telemetry::render))
         .merge(pages)
         .layer(axum::middleware::from_fn(telemetry::record_request))

@@ -33,7 +33,8 @@ const CATCH_UP_LIMIT: i64 = 100;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LiveLimits {
-    /// Open streams per signed-in person on one process (tabs and devices).
+    /// Open streams per signed-in person (tabs and devices), on all processes together: each
+    /// stream holds a lease in `live_streams` that its process renews.
     pub per_user: usize,
     /// Open streams on one process; each holds a connection, which `MICROBLOG_MAX_CONNECTIONS`
     /// bounds too, so pages keep room beside them.
@@ -61,6 +62,12 @@ enum Signal {
 struct Subscriber {
     reader: UserId,
     follows: HashSet<UserId>,
+    /// While whom the reader follows is being read from the database: the follow changes
+    /// announced meanwhile, applied on top of what the read finds (`replace_follows`), since
+    /// the read may or may not have seen them.
+    reloading: Option<Vec<(UserId, bool)>>,
+    /// The stream's row in `live_streams`.
+    lease: i64,
     signals: mpsc::Sender<Signal>,
     overflowed: Arc<AtomicBool>,
 }
@@ -71,6 +78,8 @@ struct Registry {
     streams: HashMap<u64, Subscriber>,
     by_author: HashMap<UserId, HashSet<u64>>,
     by_reader: HashMap<UserId, HashSet<u64>>,
+    /// Leases of streams that ended, not yet deleted from the database.
+    closed_leases: Vec<i64>,
 }
 
 impl Registry {
@@ -115,6 +124,9 @@ impl Registry {
             let Some(subscriber) = self.streams.get_mut(&stream) else {
                 continue;
             };
+            if let Some(changes) = &mut subscriber.reloading {
+                changes.push((followed, following));
+            }
             if following {
                 subscriber.follows.insert(followed);
                 add_to(&mut self.by_author, followed, stream);
@@ -152,15 +164,42 @@ impl Hub {
             registry: Mutex::default(),
             limits,
         });
-        let listening = hub.clone();
+        let (listening, renewing) = (hub.clone(), hub.clone());
         tokio::spawn(async move {
             // Until the pool is closed: a test's database can then be dropped.
             tokio::select! {
                 () = pool.close_event() => {}
                 () = listening.listen(pool.clone()) => {}
+                () = renewing.renew_leases(pool.clone()) => {}
             }
         });
         hub
+    }
+
+    /// Keeps the leases of this process's streams alive, and deletes those of ended ones.
+    async fn renew_leases(&self, pool: sqlx::PgPool) {
+        let mut ticks = tokio::time::interval(live::STREAM_LEASE / 3);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let (open, closed) = {
+                let mut registry = self.registry();
+                let open: Vec<i64> = registry.streams.values().map(|s| s.lease).collect();
+                (open, std::mem::take(&mut registry.closed_leases))
+            };
+            if let Err(error) = live::renew_streams(&pool, &open, &closed).await {
+                tracing::warn!(%error, "live feed: renewing stream leases failed");
+                self.give_back_closed(closed);
+            }
+        }
+    }
+
+    fn take_closed(&self) -> Vec<i64> {
+        std::mem::take(&mut self.registry().closed_leases)
+    }
+
+    fn give_back_closed(&self, closed: Vec<i64>) {
+        self.registry().closed_leases.extend(closed);
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
@@ -205,32 +244,27 @@ impl Hub {
         }
     }
 
-    /// Registers a stream for `reader`, or says why not.
-    fn subscribe(
-        self: &Arc<Self>,
-        reader: UserId,
-        follows: HashSet<UserId>,
-    ) -> Result<Subscription, Refusal> {
+    /// Registers a stream for `reader` holding `lease`, or says why not. From here on the
+    /// stream hears the reader's sign-outs and follow changes; whom they follow is read next
+    /// (`begin_reload` has begun), so no change made while the stream opens is lost.
+    fn subscribe(self: &Arc<Self>, reader: UserId, lease: i64) -> Result<Subscription, Refusal> {
         let mut registry = self.registry();
         if registry.streams.len() >= self.limits.per_process {
+            registry.closed_leases.push(lease);
             return Err(Refusal::ProcessFull);
-        }
-        if registry.by_reader.get(&reader).map_or(0, HashSet::len) >= self.limits.per_user {
-            return Err(Refusal::TooManyForUser);
         }
         let id = registry.next_id;
         registry.next_id += 1;
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         let overflowed = Arc::new(AtomicBool::new(false));
-        for &author in &follows {
-            add_to(&mut registry.by_author, author, id);
-        }
         add_to(&mut registry.by_reader, reader, id);
         registry.streams.insert(
             id,
             Subscriber {
                 reader,
-                follows,
+                follows: HashSet::new(),
+                reloading: Some(Vec::new()),
+                lease,
                 signals: sender,
                 overflowed: overflowed.clone(),
             },
@@ -244,14 +278,31 @@ impl Hub {
         })
     }
 
-    /// Replaces whom stream `id` hears from: after the listener was cut off, follow changes
-    /// made meanwhile were never announced.
-    fn replace_follows(&self, id: u64, follows: HashSet<UserId>) {
+    /// Starts noting the follow changes announced to stream `id`, before whom its reader
+    /// follows is read again (see `replace_follows`).
+    fn begin_reload(&self, id: u64) {
+        if let Some(subscriber) = self.registry().streams.get_mut(&id) {
+            subscriber.reloading.get_or_insert_with(Vec::new);
+        }
+    }
+
+    /// Replaces whom stream `id` hears from with `follows`, read after `begin_reload`, and the
+    /// changes announced since then on top: after the listener was cut off, follow changes
+    /// made meanwhile were never announced, and while a stream opens they may have been
+    /// announced before or after the read saw them.
+    fn replace_follows(&self, id: u64, mut follows: HashSet<UserId>) {
         let mut guard = self.registry();
         let registry = &mut *guard;
         let Some(subscriber) = registry.streams.get_mut(&id) else {
             return;
         };
+        for (followed, following) in subscriber.reloading.take().unwrap_or_default() {
+            if following {
+                follows.insert(followed);
+            } else {
+                follows.remove(&followed);
+            }
+        }
         for author in std::mem::take(&mut subscriber.follows) {
             remove_from(&mut registry.by_author, author, id);
         }
@@ -268,6 +319,7 @@ impl Hub {
                 remove_from(&mut registry.by_author, author, id);
             }
             remove_from(&mut registry.by_reader, subscriber.reader, id);
+            registry.closed_leases.push(subscriber.lease);
         }
         metrics::gauge!("microblog_live_streams").set(registry.streams.len() as f64);
     }
@@ -276,7 +328,6 @@ impl Hub {
 #[derive(Debug)]
 enum Refusal {
     ProcessFull,
-    TooManyForUser,
 }
 
 /// A registered stream; dropping it (the client went away) unregisters it.
@@ -307,8 +358,11 @@ pub async fn home_stream(
     headers: HeaderMap,
     Query(query): Query<LiveQuery>,
 ) -> Response {
-    let reader = match app::auth::signed_in_user_id(&session).await {
-        Ok(Some(reader)) => reader,
+    let (reader, session_key) = match app::auth::signed_in_user_id(&session).await {
+        Ok(Some(reader)) => match session.id() {
+            Some(id) => (reader, id.to_string()),
+            None => return refuse(StatusCode::UNAUTHORIZED, "Please sign in to do that."),
+        },
         Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "Please sign in to do that."),
         Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
     };
@@ -325,22 +379,35 @@ pub async fn home_stream(
             Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
         },
     };
-    let follows = match live::followed_ids(&state.pool, reader).await {
-        Ok(follows) => follows,
-        Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    let closed = hub.take_closed();
+    let lease = match live::open_stream(&state.pool, reader, hub.limits.per_user, &closed).await {
+        Ok(Some(lease)) => lease,
+        Ok(None) => {
+            return refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "You have too many live feeds open; close a tab or two.",
+            );
+        }
+        Err(error) => {
+            hub.give_back_closed(closed);
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string());
+        }
     };
-    // Registered before looking up what was missed, so nothing falls between the two.
-    match hub.subscribe(reader, follows) {
+    // Registered before anything is read, so that a sign-out or a follow change announced
+    // while the stream opens reaches it; the first catch-up then reads whom the reader
+    // follows, checks the session again and looks up what was missed.
+    match hub.subscribe(reader, lease) {
         Ok(subscription) => {
             let stream = StreamState {
                 subscription,
                 pool: state.pool.clone(),
                 reader,
+                session_key,
                 since,
                 // Whatever was posted between the page and this stream, and whatever the
                 // listener may not have heard yet while it starts.
                 catch_up: true,
-                reload_follows: false,
+                reload_follows: true,
                 announced: HashSet::new(),
                 pending: VecDeque::new(),
                 finished: false,
@@ -352,10 +419,6 @@ pub async fn home_stream(
         Err(Refusal::ProcessFull) => refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "Too many live feeds are open on this server; new posts show when you reload.",
-        ),
-        Err(Refusal::TooManyForUser) => refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "You have too many live feeds open; close a tab or two.",
         ),
     }
 }
@@ -371,11 +434,14 @@ struct StreamState {
     subscription: Subscription,
     pool: sqlx::PgPool,
     reader: UserId,
+    /// The session the stream was opened with (`db::sessions`).
+    session_key: String,
     /// The newest post announced (or shown on the page, or the stream's start): where a
     /// catch-up starts.
     since: Cursor,
     catch_up: bool,
-    /// Whom the reader follows must be read again first (the listener was cut off).
+    /// Whom the reader follows must be read, and the session checked, first: the stream is
+    /// opening, or the listener was cut off and may have missed changes and sign-outs.
     reload_follows: bool,
     announced: HashSet<i64>,
     pending: VecDeque<Event>,
@@ -411,13 +477,24 @@ impl StreamState {
 
     async fn catch_up(&mut self) {
         if self.reload_follows {
+            let subscription = &self.subscription;
+            subscription.hub.begin_reload(subscription.id);
             match live::followed_ids(&self.pool, self.reader).await {
                 Ok(follows) => {
                     self.reload_follows = false;
-                    let subscription = &self.subscription;
                     subscription.hub.replace_follows(subscription.id, follows);
                 }
                 Err(error) => tracing::warn!(%error, "live feed: reading follows again failed"),
+            }
+            match app::db::sessions::is_signed_in(&self.pool, &self.session_key, self.reader).await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.finished = true;
+                    return;
+                }
+                // The database is away: the listener's reconnection will ask again.
+                Err(error) => tracing::warn!(%error, "live feed: checking the session failed"),
             }
         }
         let since = self.since;
@@ -483,6 +560,14 @@ mod tests {
         })
     }
 
+    /// A stream for `reader` that has read whom they follow.
+    fn following(hub: &Arc<Hub>, reader: i64, follows: &[i64]) -> Subscription {
+        let subscription = hub.subscribe(UserId::new(reader), reader).unwrap();
+        let follows = follows.iter().copied().map(UserId::new).collect();
+        hub.replace_follows(subscription.id, follows);
+        subscription
+    }
+
     fn post(author: i64, id: i64) -> Notice {
         Notice::Posted(NewPost {
             author: UserId::new(author),
@@ -504,9 +589,8 @@ mod tests {
     #[test]
     fn a_post_reaches_only_the_streams_of_its_authors_followers() {
         let hub = hub();
-        let follows = |ids: &[i64]| ids.iter().copied().map(UserId::new).collect();
-        let mut reader = hub.subscribe(UserId::new(1), follows(&[10, 11])).unwrap();
-        let mut other = hub.subscribe(UserId::new(2), follows(&[12])).unwrap();
+        let mut reader = following(&hub, 1, &[10, 11]);
+        let mut other = following(&hub, 2, &[12]);
         hub.registry().dispatch(post(10, 100));
         hub.registry().dispatch(post(12, 101));
         hub.registry().dispatch(post(13, 102));
@@ -517,7 +601,7 @@ mod tests {
     #[test]
     fn follows_and_unfollows_change_the_stream_at_once() {
         let hub = hub();
-        let mut reader = hub.subscribe(UserId::new(1), HashSet::new()).unwrap();
+        let mut reader = following(&hub, 1, &[]);
         let (follower, followed) = (UserId::new(1), UserId::new(20));
         hub.registry()
             .dispatch(Notice::Followed { follower, followed });
@@ -531,9 +615,7 @@ mod tests {
     #[test]
     fn follows_read_again_after_an_outage_replace_the_old_ones() {
         let hub = hub();
-        let mut reader = hub
-            .subscribe(UserId::new(1), [UserId::new(10)].into_iter().collect())
-            .unwrap();
+        let mut reader = following(&hub, 1, &[10]);
         hub.replace_follows(reader.id, [UserId::new(11)].into_iter().collect());
         hub.registry().dispatch(post(10, 100));
         hub.registry().dispatch(post(11, 101));
@@ -545,9 +627,7 @@ mod tests {
     #[test]
     fn a_client_that_does_not_read_is_cut_off_not_buffered() {
         let hub = hub();
-        let reader = hub
-            .subscribe(UserId::new(1), [UserId::new(10)].into_iter().collect())
-            .unwrap();
+        let reader = following(&hub, 1, &[10]);
         for id in 0..(STREAM_BUFFER as i64 + 10) {
             hub.registry().dispatch(post(10, id));
         }
@@ -556,28 +636,51 @@ mod tests {
     }
 
     #[test]
-    fn streams_are_capped_per_person_and_per_process_and_freed_when_dropped() {
+    fn streams_are_capped_per_process_and_their_leases_freed_when_dropped() {
         let hub = hub();
-        let first = hub.subscribe(UserId::new(1), HashSet::new()).unwrap();
-        let _second = hub.subscribe(UserId::new(1), HashSet::new()).unwrap();
+        let first = hub.subscribe(UserId::new(1), 101).unwrap();
+        let _second = hub.subscribe(UserId::new(1), 102).unwrap();
+        let _third = hub.subscribe(UserId::new(2), 103).unwrap();
         assert!(matches!(
-            hub.subscribe(UserId::new(1), HashSet::new()),
-            Err(Refusal::TooManyForUser)
-        ));
-        let _third = hub.subscribe(UserId::new(2), HashSet::new()).unwrap();
-        assert!(matches!(
-            hub.subscribe(UserId::new(3), HashSet::new()),
+            hub.subscribe(UserId::new(3), 104),
             Err(Refusal::ProcessFull)
         ));
+        assert_eq!(
+            hub.take_closed(),
+            [104],
+            "a refused stream's lease is let go"
+        );
         drop(first);
-        assert!(hub.subscribe(UserId::new(1), HashSet::new()).is_ok());
+        assert_eq!(hub.take_closed(), [101]);
+        assert!(hub.subscribe(UserId::new(1), 105).is_ok());
+    }
+
+    #[test]
+    fn a_follow_change_announced_while_follows_are_read_is_not_lost() {
+        let hub = hub();
+        let mut reader = hub.subscribe(UserId::new(1), 1).unwrap();
+        let (follower, followed) = (UserId::new(1), UserId::new(20));
+        // Announced after the stream registered, before the read of its follows finished,
+        // which did not see it.
+        hub.registry()
+            .dispatch(Notice::Followed { follower, followed });
+        hub.replace_follows(reader.id, HashSet::new());
+        hub.registry().dispatch(post(20, 200));
+        assert_eq!(received(&mut reader), [200]);
+        // An unfollow the read did see, announced again afterwards, is not undone by the read.
+        hub.begin_reload(reader.id);
+        hub.registry()
+            .dispatch(Notice::Unfollowed { follower, followed });
+        hub.replace_follows(reader.id, [followed].into_iter().collect());
+        hub.registry().dispatch(post(20, 201));
+        assert_eq!(received(&mut reader), Vec::<i64>::new());
     }
 
     #[test]
     fn signing_out_ends_every_stream_of_that_person() {
         let hub = hub();
-        let mut reader = hub.subscribe(UserId::new(1), HashSet::new()).unwrap();
-        let mut other = hub.subscribe(UserId::new(2), HashSet::new()).unwrap();
+        let mut reader = following(&hub, 1, &[]);
+        let mut other = following(&hub, 2, &[]);
         hub.registry().dispatch(Notice::SignedOut(UserId::new(1)));
         assert!(matches!(reader.signals.try_recv(), Ok(Signal::SignedOut)));
         assert!(other.signals.try_recv().is_err());

@@ -5,8 +5,6 @@ use app::state::AppState;
 use clap::{Parser, Subcommand};
 use server::config::Config;
 use std::sync::Arc;
-use tower_sessions::session_store::ExpiredDeletion;
-use tower_sessions_sqlx_store::PostgresStore;
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc's allocator, for two measured reasons: under page load glibc spent
@@ -108,21 +106,21 @@ async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
     }
     let state = AppState {
         leptos_options: config.leptos_options,
-        follows: FollowQueue::start(pool.clone(), config.follow_workers),
+        follows: FollowQueue::start(pool.clone(), config.follow_workers, config.follow_limits),
         pool,
         replicas,
-        sign_in_throttle: std::sync::Arc::new(app::throttle::SignInThrottle::new(
-            config.sign_in_throttle,
-        )),
+        sign_in_throttle: app::throttle::SignInThrottle::new(config.sign_in_throttle),
+        signed_in_sessions: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
-    // Expired sessions are refused when read; this only keeps the table from growing forever.
-    let session_sweeper = tokio::spawn(
-        PostgresStore::new(state.pool.clone())
-            .continuously_delete_expired(std::time::Duration::from_secs(60 * 60)),
-    );
+    // Expired sessions and spent limits are refused or ignored when read; this only keeps
+    // their tables from growing forever.
+    let session_sweeper = tokio::spawn(app::db::sessions::keep_sweeping(
+        state.pool.clone(),
+        std::time::Duration::from_secs(10 * 60),
+    ));
     tracing::info!("Microblog is serving on http://{address}");
     let live = server::live::Hub::start(state.pool.clone(), config.live);
     let page_cache = server::page_cache::PageCache::new(config.page_cache_megabytes);

@@ -1,4 +1,4 @@
-//! Pages served again while nothing on them has changed (issue #14): each signed-in reader's
+//! Pages served again while nothing on them has changed: each signed-in reader's
 //! home page, and the first page of explore and of every profile, which are the same for
 //! every viewer but for a few bytes.
 //!
@@ -12,11 +12,11 @@
 //! - a home page: the reader's `home_version` is unchanged (no follow or unfollow by or of
 //!   them, no edit of their profile: triggers move it in the same transaction as the change),
 //!   nobody has edited a profile (a name or avatar may be on the page), and neither the reader
-//!   nor anyone they follow has a post begun since the page was known complete (by time, not
-//!   id: see `POSTS_COMMIT_WITHIN`);
-//! - explore: nobody has edited a profile, and nobody has a post begun since;
+//!   nor anyone they follow has a post that was not yet visible when the page was known
+//!   complete (by snapshot, not by time or id: see `page_stamps::PostsSnapshot`);
+//! - explore: nobody has edited a profile, and nobody has a post new since;
 //! - a profile: everything on it is its owner's, so their `home_version` and `last_seen` are
-//!   unchanged and they have no post begun since;
+//!   unchanged and they have no post new since;
 //! - every page: its relative times ("5 minutes ago") still read the same, and it is under a
 //!   minute old, which bounds what is not checked (a Who to follow ranking past its own
 //!   lifetime, a row edited by hand).
@@ -39,7 +39,7 @@
 //! the primary, every part rendered) is kept, never one carrying a one-time message or setting
 //! a cookie.
 
-use app::db::page_stamps::{self, HomeStamp};
+use app::db::page_stamps::{self, HomeStamp, PostsSnapshot};
 use app::db::users::SignedIn;
 use app::domain::Username;
 use app::model::{CurrentUser, UserId};
@@ -144,9 +144,9 @@ enum Shows {
 
 struct KeptPage {
     shows: Shows,
-    /// The page shows every post begun before this; it moves up with each check that finds no
-    /// newer post on it, so the next check walks only the last seconds of posts.
-    posts_complete_before: Mutex<OffsetDateTime>,
+    /// The page shows every post visible in this snapshot; it moves up with each check that
+    /// finds no newer post on it, so the next check walks only the posts of the last moments.
+    posts_complete_at: Mutex<PostsSnapshot>,
     /// Unix milliseconds.
     until: i64,
     kept_at: Instant,
@@ -375,14 +375,14 @@ struct Stamp {
     /// The viewer, when signed in: the render reads them from here, and a shared page is
     /// filled with them.
     signed_in: Option<SignedIn>,
-    posts_settled_before: OffsetDateTime,
+    posts_seen_at: PostsSnapshot,
     posted_since: bool,
 }
 
 /// The view's stamp; `Err` when the page is not the cache's to serve (the viewer's account is
 /// gone, nobody has the profile's name, it is the viewer's own profile) or the database is
 /// away: the page then says so as it always did.
-async fn stamp_of(pool: &PgPool, view: &View, since: Option<OffsetDateTime>) -> Result<Stamp, ()> {
+async fn stamp_of(pool: &PgPool, view: &View, since: Option<&PostsSnapshot>) -> Result<Stamp, ()> {
     let standing = |signed_in: &Option<SignedIn>, following, followed_by| match signed_in {
         Some(_) => Standing::SignedIn {
             following,
@@ -416,7 +416,7 @@ async fn stamp_of(pool: &PgPool, view: &View, since: Option<OffsetDateTime>) -> 
                     profile_edits: stamp.profile_edits,
                 },
                 signed_in: stamp.viewer,
-                posts_settled_before: stamp.posts_settled_before,
+                posts_seen_at: stamp.posts_seen_at,
                 posted_since: stamp.posted_since,
             })
         }
@@ -442,7 +442,7 @@ async fn stamp_of(pool: &PgPool, view: &View, since: Option<OffsetDateTime>) -> 
                     owner_last_seen: stamp.owner_last_seen,
                 },
                 signed_in: stamp.viewer,
-                posts_settled_before: stamp.posts_settled_before,
+                posts_seen_at: stamp.posts_seen_at,
                 posted_since: stamp.posted_since,
             })
         }
@@ -457,7 +457,7 @@ fn home(stamp: HomeStamp) -> Stamp {
             profile_edits: stamp.profile_edits,
         },
         signed_in: Some(stamp.signed_in),
-        posts_settled_before: stamp.posts_settled_before,
+        posts_seen_at: stamp.posts_seen_at,
         posted_since: stamp.posted_since,
     }
 }
@@ -493,7 +493,16 @@ pub async fn serve(State(state): State<PageCacheState>, request: Request, next: 
     };
     let checked_at = Instant::now();
     match check(&state, &view).await {
-        Ok(Checked::Shows(page)) => page,
+        Ok(Checked::Shows(page)) => {
+            // Checked against the primary: what it shows is as new as the primary was then.
+            if let Some(reads) = request
+                .extensions()
+                .get::<Arc<app::db::replicas::RequestReads>>()
+            {
+                reads.pin_primary(&state.pool);
+            }
+            page
+        }
         // A page that changed is rendered at once: whoever else renders it meanwhile renders it
         // for a change of their own. Waiting for them cost the soak 45 ms at p99.
         Ok(Checked::Render {
@@ -547,9 +556,9 @@ async fn check(state: &PageCacheState, view: &View) -> Result<Checked, ()> {
     let since = kept_before
         .iter()
         .filter(|(_, kept)| now < kept.until)
-        .map(|(_, kept)| *lock(&kept.posts_complete_before))
+        .map(|(_, kept)| lock(&kept.posts_complete_at).clone())
         .min();
-    let stamp = stamp_of(&state.pool, view, since).await?;
+    let stamp = stamp_of(&state.pool, view, since.as_ref()).await?;
     // The page as it was before the statement: one kept while it ran is for `render_in_turn`
     // to find, not to be taken for a page that changed.
     let kept = kept_before
@@ -558,9 +567,11 @@ async fn check(state: &PageCacheState, view: &View) -> Result<Checked, ()> {
         .map(|(_, kept)| kept);
     match kept {
         Some(kept) if now < kept.until && since.is_some() && still_shows(&kept, &stamp) => {
-            let mut complete_before = lock(&kept.posts_complete_before);
-            *complete_before = (*complete_before).max(stamp.posts_settled_before);
-            drop(complete_before);
+            let mut complete_at = lock(&kept.posts_complete_at);
+            if stamp.posts_seen_at > *complete_at {
+                *complete_at = stamp.posts_seen_at.clone();
+            }
+            drop(complete_at);
             outcome(&stamp.key, "hit");
             let viewer = stamp.signed_in.as_ref().map(|signed_in| &signed_in.user);
             Ok(Checked::Shows(with_outcome(kept.response(viewer), "hit")))
@@ -725,7 +736,7 @@ async fn keep_if_fit(cache: &PageCache, stamp: Stamp, why: Unkept, response: Res
         Some((body, policy)) => {
             let page = KeptPage {
                 shows: stamp.shows,
-                posts_complete_before: Mutex::new(stamp.posts_settled_before),
+                posts_complete_at: Mutex::new(stamp.posts_seen_at.clone()),
                 until,
                 kept_at: Instant::now(),
                 body,
@@ -848,7 +859,7 @@ mod tests {
     fn page(until: i64, bytes: usize) -> KeptPage {
         KeptPage {
             shows: Shows::Explore { profile_edits: 0 },
-            posts_complete_before: Mutex::new(OffsetDateTime::UNIX_EPOCH),
+            posts_complete_at: Mutex::new(PostsSnapshot("1:1:".into())),
             until,
             kept_at: Instant::now(),
             headers: HeaderMap::new(),

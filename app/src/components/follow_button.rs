@@ -5,34 +5,43 @@
 use crate::components::known_users::use_known_users;
 use crate::components::notice::use_notices;
 use crate::error::AppError;
-use crate::model::FollowState;
+use crate::model::{FollowState, UserId};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
+/// Follows the person with id `user_id` (whom the button was drawn for, whatever they are
+/// called now) or, without it, whoever is called `username`.
 #[server(prefix = "/api", endpoint = "follow")]
-pub async fn follow(username: String) -> Result<FollowState, AppError> {
-    use crate::{api, state};
-    let says = |state: &FollowState| Some(state.message());
-    api::change("follow", says, None, async |request| {
-        let username = api::existing_username(&username)?;
-        let follows = state::follow_queue()?;
-        request
-            .claimed(async |claim| follows.follow(claim, &username).await)
-            .await
-    })
-    .await
+pub async fn follow(username: String, user_id: Option<i64>) -> Result<FollowState, AppError> {
+    change_follow("follow", username, user_id, true).await
 }
 
 #[server(prefix = "/api", endpoint = "unfollow")]
-pub async fn unfollow(username: String) -> Result<FollowState, AppError> {
+pub async fn unfollow(username: String, user_id: Option<i64>) -> Result<FollowState, AppError> {
+    change_follow("unfollow", username, user_id, false).await
+}
+
+#[cfg(feature = "ssr")]
+async fn change_follow(
+    name: &'static str,
+    username: String,
+    user_id: Option<i64>,
+    follow: bool,
+) -> Result<FollowState, AppError> {
+    use crate::db::follows::FollowChange;
+    use crate::model::UserId;
     use crate::{api, state};
     let says = |state: &FollowState| Some(state.message());
-    api::change("unfollow", says, None, async |request| {
+    api::change(name, says, None, async |request| {
         let username = api::existing_username(&username)?;
         let follows = state::follow_queue()?;
         request
-            .claimed(async |claim| follows.unfollow(claim, &username).await)
+            .claimed(async |claim| {
+                let change =
+                    FollowChange::new(claim, &username, follow).of_id(user_id.map(UserId::new));
+                follows.change(change).await
+            })
             .await
     })
     .await
@@ -51,6 +60,8 @@ pub async fn unfollow(username: String) -> Result<FollowState, AppError> {
 /// (issue #14's profile).
 #[component]
 pub fn FollowButton(
+    /// Whom the button acts on: their id, whatever they are called by the time it is clicked.
+    user_id: UserId,
     username: String,
     following: bool,
     #[prop(optional, into)] on_change: Option<Callback<FollowState>>,
@@ -80,9 +91,9 @@ pub fn FollowButton(
         let username = username.get_value();
         leptos::task::spawn_local(async move {
             let answer = if start_following {
-                follow(username).await
+                follow(username, Some(user_id.get())).await
             } else {
-                unfollow(username).await
+                unfollow(username, Some(user_id.get())).await
             };
             known.follow_in_flight.try_set(false);
             // `try_set` hands the value back when the button is gone (the person moved on
@@ -92,6 +103,8 @@ pub fn FollowButton(
             match answer {
                 Ok(state) => {
                     known_users.record(&state);
+                    // Under the name it was drawn with: the answer names them as they are now.
+                    known.followed_by_me.try_set(Some(state.following));
                     if button_gone {
                         return;
                     }
@@ -118,6 +131,7 @@ pub fn FollowButton(
             on:submit=on_submit
         >
             <input type="hidden" name="username" value=username.get_value() />
+            <input type="hidden" name="user_id" value=user_id.get().to_string() />
             <button
                 type="submit"
                 class=move || if following.get() { "button" } else { "button primary" }

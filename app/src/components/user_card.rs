@@ -157,19 +157,29 @@ pub fn UserLink(
     .into_any()
 }
 
+/// " follower" or " followers", after a count of them.
+pub fn followers_word(count: i64) -> &'static str {
+    if count == 1 {
+        " follower"
+    } else {
+        " followers"
+    }
+}
+
 #[component]
 fn CardBody(profile: Profile) -> impl IntoView {
     let known = use_known_users().of(&profile.username);
     let (rendered_followers, rendered_following) =
         (profile.followers_count, profile.following_count);
     let counts = move || {
+        let followers = known.followers_count.get().unwrap_or(rendered_followers);
         format!(
-            "{} followers, {} following.",
-            known.followers_count.get().unwrap_or(rendered_followers),
+            "{followers}{}, {} following.",
+            followers_word(followers),
             known.following_count.get().unwrap_or(rendered_following)
         )
     };
-    let name = profile.username.clone();
+    let (id, name) = (profile.id, profile.username.clone());
     view! {
         <div class="hover-card-head">
             <img class="avatar" src=profile.avatar_url alt="" width="48" height="48" />
@@ -183,6 +193,6 @@ fn CardBody(profile: Profile) -> impl IntoView {
         <LastSeen at=profile.last_seen />
         {profile
             .followed_by_me
-            .map(|following| view! { <FollowButton username=name following /> })}
+            .map(|following| view! { <FollowButton user_id=id username=name following /> })}
     }
 }

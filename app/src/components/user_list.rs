@@ -25,10 +25,13 @@ pub fn UserRow(
                 .followed_by_me
                 .map(|following| match on_change {
                     Some(on_change) => {
-                        view! { <FollowButton username=user.username following on_change /> }
+                        view! { <FollowButton user_id=user.id username=user.username following on_change /> }
                             .into_any()
                     }
-                    None => view! { <FollowButton username=user.username following /> }.into_any(),
+                    None => {
+                        view! { <FollowButton user_id=user.id username=user.username following /> }
+                            .into_any()
+                    }
                 })}
         </li>
     }

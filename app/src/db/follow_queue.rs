@@ -1,4 +1,4 @@
-//! The follows and unfollows of every request of this process, made in batches (issue #14).
+//! The follows and unfollows of every request of this process, made in batches.
 //!
 //! Under load a follow spent more on what surrounds the change than on the change: the round
 //! trip, sqlx's ping when the connection goes back to the pool, the statement's start and the
@@ -14,7 +14,9 @@
 //! only fail again, later and with more load. Workers run apart from requests, so a
 //! client that hangs up does not stop a change halfway.
 
-use crate::db::follows::{Actor, BatchFailed, FollowChange, change_one, change_together};
+use crate::db::follows::{
+    Actor, BatchFailed, FollowChange, FollowLimits, change_one, change_together,
+};
 use crate::domain::Username;
 use crate::error::AppError;
 use crate::model::FollowState;
@@ -69,13 +71,14 @@ pub struct BatchTally {
 }
 
 impl FollowQueue {
-    /// Starts `workers` workers on `pool`. Call within the server's tokio runtime.
-    pub fn start(pool: PgPool, workers: usize) -> Self {
+    /// Starts `workers` workers on `pool`, making every change within `limits`. Call within
+    /// the server's tokio runtime.
+    pub fn start(pool: PgPool, workers: usize, limits: FollowLimits) -> Self {
         let (sender, receiver) = mpsc::channel(WAITING_AT_MOST);
         let receiver = Arc::new(Mutex::new(receiver));
         let tally = Arc::new(Tally::default());
         for _ in 0..workers.max(1) {
-            tokio::spawn(work(pool.clone(), receiver.clone(), tally.clone()));
+            tokio::spawn(work(pool.clone(), limits, receiver.clone(), tally.clone()));
         }
         FollowQueue { sender, tally }
     }
@@ -86,7 +89,7 @@ impl FollowQueue {
         by: impl Into<Actor>,
         username: &Username,
     ) -> Result<FollowState, AppError> {
-        self.make(FollowChange::new(by, username, true)).await
+        self.change(FollowChange::new(by, username, true)).await
     }
 
     /// `by` stops following `username`, as `follows::unfollow` does it.
@@ -95,10 +98,11 @@ impl FollowQueue {
         by: impl Into<Actor>,
         username: &Username,
     ) -> Result<FollowState, AppError> {
-        self.make(FollowChange::new(by, username, false)).await
+        self.change(FollowChange::new(by, username, false)).await
     }
 
-    async fn make(&self, change: FollowChange) -> Result<FollowState, AppError> {
+    /// Makes `change` in the next batch and answers it.
+    pub async fn change(&self, change: FollowChange) -> Result<FollowState, AppError> {
         let (answer, answered) = oneshot::channel();
         let span = tracing::Span::current();
         let queued = Queued {
@@ -131,7 +135,12 @@ impl FollowQueue {
     }
 }
 
-async fn work(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Queued>>>, tally: Arc<Tally>) {
+async fn work(
+    pool: PgPool,
+    limits: FollowLimits,
+    receiver: Arc<Mutex<mpsc::Receiver<Queued>>>,
+    tally: Arc<Tally>,
+) {
     let mut batch = Vec::with_capacity(MOST_IN_A_BATCH);
     loop {
         // One worker at a time gathers: it waits for a first change and takes every other
@@ -148,6 +157,7 @@ async fn work(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Queued>>>, tally:
         // then gets a 500), not the process a worker.
         let made = tokio::spawn(make_batch(
             pool.clone(),
+            limits,
             tally.clone(),
             std::mem::take(&mut batch),
         ));
@@ -163,7 +173,7 @@ type Reply = (
     tracing::Span,
 );
 
-async fn make_batch(pool: PgPool, tally: Arc<Tally>, batch: Vec<Queued>) {
+async fn make_batch(pool: PgPool, limits: FollowLimits, tally: Arc<Tally>, batch: Vec<Queued>) {
     let size = batch.len() as u64;
     tally.batches.fetch_add(1, Ordering::Relaxed);
     tally.changes.fetch_add(size, Ordering::Relaxed);
@@ -173,7 +183,7 @@ async fn make_batch(pool: PgPool, tally: Arc<Tally>, batch: Vec<Queued>) {
         .into_iter()
         .map(|queued| (queued.change, (queued.answer, queued.span)))
         .unzip();
-    match change_together(&pool, &changes).await {
+    match change_together(&pool, &changes, limits).await {
         Ok(outcomes) => {
             for ((answer, _), outcome) in replies.into_iter().zip(outcomes) {
                 // The request may have gone; its change is made all the same.
@@ -183,7 +193,7 @@ async fn make_batch(pool: PgPool, tally: Arc<Tally>, batch: Vec<Queued>) {
         Err(BatchFailed::OneChange(error)) if size > 1 => {
             tally.failed_batches.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%error, changes = size, "a batch of follows failed; making them one by one");
-            one_by_one(&pool, changes, replies).await;
+            one_by_one(&pool, limits, changes, replies).await;
         }
         Err(failed) => {
             let error = AppError::from(failed);
@@ -196,7 +206,12 @@ async fn make_batch(pool: PgPool, tally: Arc<Tally>, batch: Vec<Queued>) {
 
 /// Changes made alone, a few at a time: each has the connection to itself, and the others'
 /// requests keep the rest of the pool.
-async fn one_by_one(pool: &PgPool, changes: Vec<FollowChange>, replies: Vec<Reply>) {
+async fn one_by_one(
+    pool: &PgPool,
+    limits: FollowLimits,
+    changes: Vec<FollowChange>,
+    replies: Vec<Reply>,
+) {
     let at_once = Arc::new(Semaphore::new(ALONE_AT_ONCE));
     let mut running = tokio::task::JoinSet::new();
     for (change, (answer, span)) in changes.into_iter().zip(replies) {
@@ -205,7 +220,7 @@ async fn one_by_one(pool: &PgPool, changes: Vec<FollowChange>, replies: Vec<Repl
         running.spawn(
             async move {
                 let _turn = at_once.acquire().await;
-                let _ = answer.send(change_one(&pool, change).await);
+                let _ = answer.send(change_one(&pool, change, limits).await);
             }
             .instrument(span),
         );

@@ -10,8 +10,6 @@ use crate::present::{PageBound, avatar_url, cursor_of, into_page};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
-pub const LIST_AVATAR_SIZE: u32 = 48;
-
 /// Who makes a follow or unfollow: a user whose session the caller has loaded, or the user a
 /// session claims to be, whose session (the session store's key) the changing statement checks
 /// (`auth::SessionClaim` converts into one).
@@ -27,10 +25,14 @@ impl From<UserId> for Actor {
     }
 }
 
-/// One follow (`follow`) or unfollow of `username` by `by`.
+/// One follow (`follow`) or unfollow by `by` of the person with id `target_id`, or, without
+/// one, of whoever is called `username`. A button names the id of the person it was drawn
+/// for, so a rename (and someone else taking the name) cannot redirect it; `username` is then
+/// only what a refusal repeats back.
 #[derive(Clone, Debug)]
 pub struct FollowChange {
     pub by: Actor,
+    pub target_id: Option<UserId>,
     pub username: Username,
     pub follow: bool,
 }
@@ -39,8 +41,49 @@ impl FollowChange {
     pub fn new(by: impl Into<Actor>, username: &Username, follow: bool) -> Self {
         FollowChange {
             by: by.into(),
+            target_id: None,
             username: username.clone(),
             follow,
+        }
+    }
+
+    /// The same change, of the person with this id whatever their name is now.
+    pub fn of_id(mut self, target_id: Option<UserId>) -> Self {
+        self.target_id = target_id;
+        self
+    }
+}
+
+/// What one account may change, counted for the whole site by `change_follows`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FollowLimits {
+    /// Follows plus unfollows at once, then one more every `per_change`; `None`: no limit.
+    pub changes_burst: Option<u32>,
+    pub per_change: std::time::Duration,
+    /// A new follow is refused once someone follows max(this, 1.1 × their followers) people,
+    /// as Mastodon does with 7,500; `None`: no cap.
+    pub following_cap: Option<u32>,
+}
+
+impl FollowLimits {
+    /// For tools and tests that make changes directly; people's changes go through
+    /// `FollowQueue`, which applies the site's limits.
+    pub const NONE: FollowLimits = FollowLimits {
+        changes_burst: None,
+        per_change: std::time::Duration::ZERO,
+        following_cap: None,
+    };
+}
+
+impl Default for FollowLimits {
+    /// A person can follow everyone on a few list pages by hand (60 at once), then keep
+    /// going at one change every 15 seconds (240 an hour); mass follow-and-unfollow churn is
+    /// stopped within a second.
+    fn default() -> Self {
+        FollowLimits {
+            changes_burst: Some(60),
+            per_change: std::time::Duration::from_secs(15),
+            following_cap: Some(7_500),
         }
     }
 }
@@ -52,7 +95,12 @@ pub async fn follow(
     by: impl Into<Actor>,
     username: &Username,
 ) -> Result<FollowState, AppError> {
-    change_one(pool, FollowChange::new(by, username, true)).await
+    change_one(
+        pool,
+        FollowChange::new(by, username, true),
+        FollowLimits::NONE,
+    )
+    .await
 }
 
 /// `by` stops following `username`. Unfollowing someone not followed changes nothing.
@@ -61,15 +109,21 @@ pub async fn unfollow(
     by: impl Into<Actor>,
     username: &Username,
 ) -> Result<FollowState, AppError> {
-    change_one(pool, FollowChange::new(by, username, false)).await
+    change_one(
+        pool,
+        FollowChange::new(by, username, false),
+        FollowLimits::NONE,
+    )
+    .await
 }
 
 /// One change made alone: a batch of one.
 pub(crate) async fn change_one(
     pool: &PgPool,
     change: FollowChange,
+    limits: FollowLimits,
 ) -> Result<FollowState, AppError> {
-    let mut answers = change_together(pool, std::slice::from_ref(&change)).await?;
+    let mut answers = change_together(pool, std::slice::from_ref(&change), limits).await?;
     answers.pop().ok_or_else(|| {
         tracing::error!("change_follows answered nothing for a change");
         AppError::Internal
@@ -82,6 +136,7 @@ struct ChangeAnswer {
     username: Option<String>,
     followers_count: Option<i64>,
     following_count: Option<i64>,
+    retry_after: Option<sqlx::postgres::types::PgInterval>,
 }
 
 /// Makes `changes` in one statement and one transaction, in order, and answers each: the
@@ -91,6 +146,7 @@ struct ChangeAnswer {
 pub async fn change_together(
     pool: &PgPool,
     changes: &[FollowChange],
+    limits: FollowLimits,
 ) -> Result<Vec<Result<FollowState, AppError>>, BatchFailed> {
     let mut actors = Vec::with_capacity(changes.len());
     let mut sessions = Vec::with_capacity(changes.len());
@@ -106,18 +162,32 @@ pub async fn change_together(
         .iter()
         .map(|change| change.username.as_str())
         .collect();
+    let target_ids: Vec<Option<i64>> = changes
+        .iter()
+        .map(|change| change.target_id.map(UserId::get))
+        .collect();
     let follows: Vec<bool> = changes.iter().map(|change| change.follow).collect();
+    let burst = limits
+        .changes_burst
+        .map(|burst| i32::try_from(burst).unwrap_or(i32::MAX));
+    let cap = limits
+        .following_cap
+        .map(|cap| i32::try_from(cap).unwrap_or(i32::MAX));
     let rows = sqlx::query_as!(
         ChangeAnswer,
         r#"
-        SELECT outcome AS "outcome!", username, followers_count, following_count
-        FROM change_follows($1, $2, $3, $4)
+        SELECT outcome AS "outcome!", username, followers_count, following_count, retry_after
+        FROM change_follows($1, $2, $3, $4, $5, $6, $7, $8)
         ORDER BY ordinal
         "#,
         &actors,
+        &target_ids as &[Option<i64>],
         &names as &[&str],
         &follows,
         &sessions as &[Option<&str>],
+        burst,
+        crate::db::limits::interval(limits.per_change),
+        cap,
     )
     .fetch_all(pool)
     .await
@@ -175,6 +245,7 @@ fn answer((row, change): (ChangeAnswer, &FollowChange)) -> Result<FollowState, A
         username,
         followers_count,
         following_count,
+        retry_after,
     } = row;
     match (outcome.as_str(), username, followers_count, following_count) {
         ("done", Some(username), Some(followers_count), Some(following_count)) => Ok(FollowState {
@@ -187,6 +258,15 @@ fn answer((row, change): (ChangeAnswer, &FollowChange)) -> Result<FollowState, A
         ("self", ..) if change.follow => Err(AppError::cannot_follow_self()),
         ("self", ..) => Err(AppError::cannot_unfollow_self()),
         ("session_ended", ..) => Err(AppError::sign_in_required()),
+        ("too_many", ..) => {
+            let wait = retry_after.map_or(1, |wait| {
+                crate::db::limits::seconds_to_wait(std::time::Duration::from_micros(
+                    u64::try_from(wait.microseconds).unwrap_or(0),
+                ))
+            });
+            Err(AppError::too_many_follow_changes(wait))
+        }
+        ("following_cap", _, _, Some(cap)) => Err(AppError::following_cap(cap)),
         (outcome, ..) => {
             tracing::error!(outcome, "change_follows answered what nobody expects");
             Err(AppError::Internal)
@@ -277,7 +357,8 @@ pub async fn list(
         page_size,
         |row| cursor_of(row.linked_at, row.user_id.get()),
         |row| UserSummary {
-            avatar_url: avatar_url(&row.email, LIST_AVATAR_SIZE),
+            id: row.user_id,
+            avatar_url: avatar_url(&row.email),
             username: row.username,
             about_me: row.about_me,
             followed_by_me: match viewer {
@@ -293,10 +374,38 @@ pub async fn list(
 /// the person's columns are empty in the one row that stands for an empty pick.
 struct PickedSuggestion {
     ranked: bool,
+    id: Option<UserId>,
     username: Option<String>,
     email: Option<String>,
     about_me: Option<String>,
     follows_viewer: Option<bool>,
+}
+
+/// The people of `ranked`, in its order, as `pool` has them, leaving out whoever `me`
+/// follows there.
+async fn suggested_people(
+    pool: &PgPool,
+    me: UserId,
+    ranked: &[i64],
+) -> Result<Vec<PickedSuggestion>, AppError> {
+    Ok(sqlx::query_as!(
+        PickedSuggestion,
+        r#"
+        SELECT true AS "ranked!", u.id AS "id?: UserId", u.username AS "username?",
+               u.email AS "email?", u.about_me AS "about_me?",
+               EXISTS (SELECT 1 FROM followers theirs
+                       WHERE theirs.follower_id = u.id AND theirs.followed_id = $1) AS "follows_viewer?"
+        FROM unnest($2::bigint[]) WITH ORDINALITY AS pick(id, position)
+        JOIN users u ON u.id = pick.id
+        WHERE NOT EXISTS (SELECT 1 FROM followers mine
+                          WHERE mine.follower_id = $1 AND mine.followed_id = pick.id)
+        ORDER BY pick.position
+        "#,
+        me.get(),
+        ranked,
+    )
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Up to `limit` people from `ranked`, or else from `me`'s kept ranking if it is still fresh
@@ -321,11 +430,11 @@ async fn kept_or_given_suggestions(
             )) AS suggested
         )
         SELECT ranking.suggested IS NOT NULL AS "ranked!",
-               picked.username AS "username?", picked.email AS "email?",
+               picked.id AS "id?: UserId", picked.username AS "username?", picked.email AS "email?",
                picked.about_me AS "about_me?", picked.follows_viewer AS "follows_viewer?"
         FROM ranking
         LEFT JOIN LATERAL (
-            SELECT u.username, u.email, u.about_me, pick.position,
+            SELECT u.id, u.username, u.email, u.about_me, pick.position,
                    EXISTS (SELECT 1 FROM followers theirs
                            WHERE theirs.follower_id = u.id AND theirs.followed_id = $1
                            OFFSET 0) AS follows_viewer
@@ -366,8 +475,13 @@ async fn kept_or_given_suggestions(
 /// following and unfollowing all the time would otherwise pay for a ranking on nearly every
 /// home page (the soak of `make bench`, a quarter of it follows, went from 489 to 657
 /// requests/s once rankings were kept through follows).
+///
+/// The ranking lives on the primary (`pool`); with `people_from`, a replica, the people in it
+/// are read again there, so the box shows them as the rest of its page does (a name the
+/// replica does not have yet would be a link to a page that says nobody has it).
 pub async fn suggestions(
     pool: &PgPool,
+    people_from: Option<&PgPool>,
     me: UserId,
     limit: i64,
 ) -> Result<Vec<UserSummary>, AppError> {
@@ -378,12 +492,21 @@ pub async fn suggestions(
         let ranked = rank_suggestions(pool, me).await?;
         rows = kept_or_given_suggestions(pool, me, limit, Some(&ranked)).await?;
     }
+    if let Some(replica) = people_from {
+        let ranked: Vec<i64> = rows
+            .iter()
+            .filter_map(|row| row.id)
+            .map(UserId::get)
+            .collect();
+        rows = suggested_people(replica, me, &ranked).await?;
+    }
     // The one row of an empty pick has no person.
     Ok(rows
         .into_iter()
         .filter_map(|row| {
             Some(UserSummary {
-                avatar_url: avatar_url(&row.email?, LIST_AVATAR_SIZE),
+                id: row.id?,
+                avatar_url: avatar_url(&row.email?),
                 username: row.username?,
                 about_me: row.about_me,
                 followed_by_me: Some(false),

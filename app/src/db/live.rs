@@ -151,3 +151,48 @@ pub async fn followed_posts_since(
         })
         .collect())
 }
+
+/// How long a stream counts against its person's cap after its process last renewed it; a
+/// process renews its streams every `STREAM_LEASE / 3`.
+pub const STREAM_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Registers a stream for `reader` unless they already hold `per_user` open ones on any
+/// process: its id, or `None`. Deletes `closed` first, this process's streams that ended
+/// since it last told the database, so a tab closed here and opened again is not refused.
+pub async fn open_stream(
+    pool: &PgPool,
+    reader: UserId,
+    per_user: usize,
+    closed: &[i64],
+) -> Result<Option<i64>, AppError> {
+    let mut transaction = pool.begin().await?;
+    if !closed.is_empty() {
+        sqlx::query!("DELETE FROM live_streams WHERE id = ANY($1)", closed)
+            .execute(&mut *transaction)
+            .await?;
+    }
+    let opened = sqlx::query_scalar!(
+        "SELECT open_live_stream($1, $2, $3)",
+        reader.get(),
+        i32::try_from(per_user).unwrap_or(i32::MAX),
+        crate::db::limits::interval(STREAM_LEASE),
+    )
+    .fetch_one(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    Ok(opened)
+}
+
+/// Renews the leases of the streams `open` and forgets those `closed`, for one process.
+pub async fn renew_streams(pool: &PgPool, open: &[i64], closed: &[i64]) -> Result<(), AppError> {
+    sqlx::query!(
+        "WITH gone AS (DELETE FROM live_streams WHERE id = ANY($2))
+         UPDATE live_streams SET lease_until = now() + $3 WHERE id = ANY($1)",
+        open,
+        closed,
+        crate::db::limits::interval(STREAM_LEASE),
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -3,10 +3,12 @@
 
 pub mod follow_queue;
 pub mod follows;
+pub mod limits;
 pub mod live;
 pub mod page_stamps;
 pub mod posts;
 pub mod replicas;
+pub mod sessions;
 #[cfg(feature = "bench")]
 pub mod tutorial;
 pub mod users;
@@ -14,16 +16,12 @@ pub mod users;
 use crate::error::AppError;
 use sqlx::PgPool;
 
-/// Applies Microblog's migrations and creates the session store's table.
+/// Applies Microblog's migrations (the session store's table among them).
 pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
     sqlx::migrate!("../migrations")
         .run(pool)
         .await
         .map_err(MigrateError::Schema)?;
-    tower_sessions_sqlx_store::PostgresStore::new(pool.clone())
-        .migrate()
-        .await
-        .map_err(MigrateError::Sessions)?;
     Ok(())
 }
 
@@ -31,8 +29,6 @@ pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
 pub enum MigrateError {
     #[error("applying the schema migrations failed: {0}")]
     Schema(#[source] sqlx::migrate::MigrateError),
-    #[error("creating the session table failed: {0}")]
-    Sessions(#[source] sqlx::Error),
 }
 
 /// The name of the constraint a database error violated, if any.

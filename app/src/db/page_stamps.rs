@@ -19,32 +19,58 @@ pub struct HomeStamp {
     /// How many profile edits anyone has made: another person's new name or avatar may be on
     /// the page.
     pub profile_edits: i64,
-    /// Every post begun before this time was committed when this was read (see
-    /// `POSTS_COMMIT_WITHIN`), so a page rendered after this read shows all of them.
-    pub posts_settled_before: OffsetDateTime,
-    /// Whether the reader, or anyone they follow, has a post begun after `since`.
+    /// The database's snapshot when this was read: every post visible in it is shown by a
+    /// page rendered after this read.
+    pub posts_seen_at: PostsSnapshot,
+    /// Whether the reader, or anyone they follow, has a post that was not visible at `since`.
     pub posted_since: bool,
 }
 
-/// How long a post's insert may take from its start (its `created_at`) to its commit, as far
-/// as the page cache is concerned. Posts are checked by time, not id, because ids are handed
-/// out before commit: a post with a lower id can become visible after one with a higher id.
-/// A post is one statement taking well under a millisecond; one that took longer than this
-/// could be missed by a kept page until the page's minute is over.
-pub const POSTS_COMMIT_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+/// A PostgreSQL snapshot (`pg_current_snapshot()`, as text): which transactions had committed
+/// when it was taken. A kept page is known to show every post visible in the snapshot of its
+/// last check, and a post is new to it exactly when its transaction (`posts.txid`) is not
+/// visible there. Neither when the post began nor how long it waited to commit (behind a
+/// batch of follows, say) matters: ids and times are handed out before commit, so a check by
+/// either could miss a post that committed late.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostsSnapshot(pub String);
 
-/// The reader's `HomeStamp`; `since` is the time up to which a kept page is known to show
-/// every post (the `posts_settled_before` of its last check). (Migration 20261201000001 says
-/// new posts are found by id: that was the first version, which missed posts committed out of
-/// id order; see `POSTS_COMMIT_WITHIN`.)
+impl PostsSnapshot {
+    /// Its `xmax` and `xmin`: of two snapshots of one database, the one taken later has
+    /// neither smaller, so comparing these pairs orders snapshots by when they were taken.
+    fn bounds(&self) -> (u64, u64) {
+        let mut numbers = self.0.split(':').map(|part| part.parse().unwrap_or(0));
+        let xmin = numbers.next().unwrap_or(0);
+        let xmax = numbers.next().unwrap_or(0);
+        (xmax, xmin)
+    }
+}
+
+impl PartialOrd for PostsSnapshot {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PostsSnapshot {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.bounds()
+            .cmp(&other.bounds())
+            .then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+/// The reader's `HomeStamp`; `since` is the snapshot in which a kept page is known to show
+/// every post (the `posts_seen_at` of its last check).
 ///
-/// The posts begun after `since` are walked newest first on `posts_newest` (which carries the
-/// author) and each author checked with a probe of `followers_pkey`: `since` moves up after
-/// every check that finds nothing, so the walk covers only the last seconds of posts.
+/// The posts not visible in `since` are walked on `posts_by_transaction` from its `xmin`
+/// (the oldest transaction then running) and each author checked with a probe of
+/// `followers_pkey`: `since` moves up after every check that finds nothing, so the walk covers
+/// only the posts of the last moments.
 pub async fn home_stamp(
     pool: &PgPool,
     id: UserId,
-    since: Option<OffsetDateTime>,
+    since: Option<&PostsSnapshot>,
 ) -> Result<Option<HomeStamp>, AppError> {
     let row = sqlx::query!(
         r#"
@@ -54,21 +80,22 @@ pub async fn home_stamp(
         )
         SELECT u.id AS "id: UserId", u.username, u.following_count, u.home_version,
                (SELECT count FROM profile_edits) AS "profile_edits!",
-               now() - make_interval(secs => $3) AS "posts_settled_before!",
-               -- `ORDER BY … LIMIT 1` keeps this a walk of `posts_newest` from the newest post
-               -- down to `since`, whatever the plan's guess of how many posts lie past it.
+               pg_current_snapshot()::text AS "posts_seen_at!",
+               -- `ORDER BY … LIMIT 1` keeps this a walk of `posts_by_transaction` from
+               -- `since`'s xmin, whatever the generic plan's guess of how many posts lie
+               -- past it (as an `EXISTS`, such a plan scanned the whole table).
                (SELECT p.id FROM posts p
-                WHERE p.created_at > $2
+                WHERE p.txid >= pg_snapshot_xmin($2::text::pg_snapshot)
+                  AND NOT pg_visible_in_snapshot(p.txid, $2::text::pg_snapshot)
                   AND (p.author_id = $1
                        OR EXISTS (SELECT 1 FROM followers f
                                   WHERE f.follower_id = $1 AND f.followed_id = p.author_id
                                   OFFSET 0))
-                ORDER BY p.created_at DESC, p.id DESC LIMIT 1) IS NOT NULL AS "posted_since!"
+                ORDER BY p.txid LIMIT 1) IS NOT NULL AS "posted_since!"
         FROM users u WHERE u.id = $1
         "#,
         id.get(),
-        since.unwrap_or(NO_PAGE_KEPT),
-        POSTS_COMMIT_WITHIN.as_secs_f64(),
+        since.map(|snapshot| snapshot.0.as_str()),
     )
     .fetch_optional(pool)
     .await?;
@@ -82,13 +109,10 @@ pub async fn home_stamp(
         },
         home_version: row.home_version,
         profile_edits: row.profile_edits,
-        posts_settled_before: row.posts_settled_before,
+        posts_seen_at: PostsSnapshot(row.posts_seen_at),
         posted_since: row.posted_since,
     }))
 }
-
-/// No kept page can show a post begun after this, as for every stamp.
-const NO_PAGE_KEPT: OffsetDateTime = time::macros::datetime!(9999-01-01 0:00 UTC);
 
 fn signed_in(
     id: Option<UserId>,
@@ -111,8 +135,8 @@ pub struct ExploreStamp {
     /// The viewer asked for, if signed in and their account is still there.
     pub viewer: Option<SignedIn>,
     pub profile_edits: i64,
-    pub posts_settled_before: OffsetDateTime,
-    /// Whether anyone has a post begun after `since`.
+    pub posts_seen_at: PostsSnapshot,
+    /// Whether anyone has a post not visible at `since`.
     pub posted_since: bool,
 }
 
@@ -120,7 +144,7 @@ pub struct ExploreStamp {
 pub async fn explore_stamp(
     pool: &PgPool,
     viewer: Option<UserId>,
-    since: Option<OffsetDateTime>,
+    since: Option<&PostsSnapshot>,
 ) -> Result<ExploreStamp, AppError> {
     let row = sqlx::query!(
         r#"
@@ -131,17 +155,17 @@ pub async fn explore_stamp(
         SELECT viewer.id AS "viewer_id?: UserId", viewer.username AS "viewer_username?",
                viewer.following_count AS "viewer_following_count?",
                (SELECT count FROM profile_edits) AS "profile_edits!",
-               now() - make_interval(secs => $3) AS "posts_settled_before!",
-               -- As in `home_stamp`: a walk of `posts_newest` down to `since`. As an `EXISTS`
-               -- its generic plan scanned the whole table (68 ms a view on the bench data).
-               (SELECT p.id FROM posts p WHERE p.created_at > $2
-                ORDER BY p.created_at DESC, p.id DESC LIMIT 1) IS NOT NULL AS "posted_since!"
+               pg_current_snapshot()::text AS "posts_seen_at!",
+               -- As in `home_stamp`: a walk of `posts_by_transaction` from `since`'s xmin.
+               (SELECT p.id FROM posts p
+                WHERE p.txid >= pg_snapshot_xmin($2::text::pg_snapshot)
+                  AND NOT pg_visible_in_snapshot(p.txid, $2::text::pg_snapshot)
+                ORDER BY p.txid LIMIT 1) IS NOT NULL AS "posted_since!"
         FROM (SELECT) AS one
         LEFT JOIN users viewer ON viewer.id = $1
         "#,
         viewer.map(UserId::get),
-        since.unwrap_or(NO_PAGE_KEPT),
-        POSTS_COMMIT_WITHIN.as_secs_f64(),
+        since.map(|snapshot| snapshot.0.as_str()),
     )
     .fetch_one(pool)
     .await?;
@@ -152,7 +176,7 @@ pub async fn explore_stamp(
             row.viewer_following_count,
         ),
         profile_edits: row.profile_edits,
-        posts_settled_before: row.posts_settled_before,
+        posts_seen_at: PostsSnapshot(row.posts_seen_at),
         posted_since: row.posted_since,
     })
 }
@@ -168,8 +192,8 @@ pub struct ProfileStamp {
     pub owner_last_seen: OffsetDateTime,
     pub followed_by_viewer: bool,
     pub follows_viewer: bool,
-    pub posts_settled_before: OffsetDateTime,
-    /// Whether the owner has a post begun after `since`.
+    pub posts_seen_at: PostsSnapshot,
+    /// Whether the owner has a post not visible at `since`.
     pub posted_since: bool,
 }
 
@@ -178,7 +202,7 @@ pub async fn profile_stamp(
     pool: &PgPool,
     viewer: Option<UserId>,
     username: &Username,
-    since: Option<OffsetDateTime>,
+    since: Option<&PostsSnapshot>,
 ) -> Result<Option<ProfileStamp>, AppError> {
     let row = sqlx::query!(
         r#"
@@ -194,17 +218,19 @@ pub async fn profile_stamp(
                        WHERE f.follower_id = $1 AND f.followed_id = owner.id) AS "followed_by_viewer!",
                EXISTS (SELECT 1 FROM followers f
                        WHERE f.follower_id = owner.id AND f.followed_id = $1) AS "follows_viewer!",
-               now() - make_interval(secs => $4) AS "posts_settled_before!",
-               (SELECT p.id FROM posts p WHERE p.author_id = owner.id AND p.created_at > $3
-                ORDER BY p.created_at DESC, p.id DESC LIMIT 1) IS NOT NULL AS "posted_since!"
+               pg_current_snapshot()::text AS "posts_seen_at!",
+               (SELECT p.id FROM posts p
+                WHERE p.txid >= pg_snapshot_xmin($3::text::pg_snapshot)
+                  AND NOT pg_visible_in_snapshot(p.txid, $3::text::pg_snapshot)
+                  AND p.author_id = owner.id
+                ORDER BY p.txid LIMIT 1) IS NOT NULL AS "posted_since!"
         FROM users owner
         LEFT JOIN users viewer ON viewer.id = $1
         WHERE lower(owner.username) = lower($2)
         "#,
         viewer.map(UserId::get),
         username.as_str(),
-        since.unwrap_or(NO_PAGE_KEPT),
-        POSTS_COMMIT_WITHIN.as_secs_f64(),
+        since.map(|snapshot| snapshot.0.as_str()),
     )
     .fetch_optional(pool)
     .await?;
@@ -219,7 +245,7 @@ pub async fn profile_stamp(
         owner_last_seen: row.owner_last_seen,
         followed_by_viewer: row.followed_by_viewer,
         follows_viewer: row.follows_viewer,
-        posts_settled_before: row.posts_settled_before,
+        posts_seen_at: PostsSnapshot(row.posts_seen_at),
         posted_since: row.posted_since,
     }))
 }

@@ -8,8 +8,6 @@ use crate::present::{PageBound, Walk, avatar_url, cursor_of, into_page, timestam
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
-pub const POST_AVATAR_SIZE: u32 = 48;
-
 pub struct PostRow {
     pub id: i64,
     pub author: String,
@@ -28,7 +26,7 @@ pub(crate) fn present(rows: Vec<PostRow>, request: PageRequest, page_size: i64) 
         |row| PostView {
             id: row.id,
             cursor: cursor_of(row.created_at, row.id),
-            avatar_url: avatar_url(&row.email, POST_AVATAR_SIZE),
+            avatar_url: avatar_url(&row.email),
             author: row.author,
             body: row.body,
             created: timestamp(row.created_at, now),

@@ -192,6 +192,113 @@ pub async fn write_position(primary: &PgPool) -> Result<WalPosition, sqlx::Error
     .await
 }
 
+/// The node one HTTP request reads from, and what the person's earlier requests saw.
+///
+/// Every read of a request goes to the first node chosen for it, so one page never mixes a
+/// replica's view with another node's. And a person never sees the site go backwards: after
+/// each request the node's position (`seen_up_to`) is sent back to the browser as the *read
+/// floor* (server/src/read_floor.rs), and their next requests read only from a node that has
+/// replayed at least that far, as for their own last change.
+#[derive(Debug, Default)]
+pub struct RequestReads {
+    /// What this person's earlier requests saw, if the browser said.
+    pub floor: Option<WalPosition>,
+    node: std::sync::Mutex<Option<ReadNode>>,
+}
+
+/// A node a request reads from.
+#[derive(Debug, Clone)]
+pub struct ReadNode {
+    /// `primary`, `replica1`…, as `/metrics` names it.
+    pub name: String,
+    pub pool: PgPool,
+    is_primary: bool,
+}
+
+impl ReadNode {
+    pub fn primary(pool: &PgPool) -> Self {
+        ReadNode {
+            name: PRIMARY.to_owned(),
+            pool: pool.clone(),
+            is_primary: true,
+        }
+    }
+
+    pub fn replica(replica: &Replica) -> Self {
+        ReadNode {
+            name: replica.name.clone(),
+            pool: replica.pool.clone(),
+            is_primary: false,
+        }
+    }
+
+    pub fn is_primary(&self) -> bool {
+        self.is_primary
+    }
+}
+
+impl RequestReads {
+    pub fn new(floor: Option<WalPosition>) -> Self {
+        RequestReads {
+            floor,
+            node: std::sync::Mutex::default(),
+        }
+    }
+
+    fn node(&self) -> std::sync::MutexGuard<'_, Option<ReadNode>> {
+        self.node
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The node this request already reads from, if any.
+    pub fn pinned(&self) -> Option<ReadNode> {
+        self.node().clone()
+    }
+
+    /// Reads from `chosen` from now on, unless another part of the request chose first: the
+    /// node every read of the request then goes to.
+    pub fn pin(&self, chosen: ReadNode) -> ReadNode {
+        self.node().get_or_insert(chosen).clone()
+    }
+
+    /// Reads from the primary from now on, whatever was chosen before (a read that failed on
+    /// a replica is run again there, and a page served from the cache was checked there).
+    pub fn pin_primary(&self, primary: &PgPool) {
+        *self.node() = Some(ReadNode::primary(primary));
+    }
+
+    /// How far the request's node has come now: at least as far as anything its reads saw.
+    /// `None` when it read nothing, or the node cannot say.
+    pub async fn seen_up_to(&self) -> Option<WalPosition> {
+        let node = self.pinned()?;
+        let position = if node.is_primary {
+            write_position(&node.pool)
+                .await
+                .map(|at| Some(without_page_header(at)))
+        } else {
+            replay_position(&node.pool).await
+        };
+        position.ok().flatten()
+    }
+}
+
+/// WAL pages are 8 KiB, each starting with a header (40 bytes on a segment's first page, 24
+/// on the others). Right after one, the insert position counts a header that a standby only
+/// replays with the next record, so a floor there would keep an idle site's readers off a
+/// standby that has everything. No record is that short, so none is left out.
+fn without_page_header(position: WalPosition) -> WalPosition {
+    const PAGE: WalPosition = 8192;
+    const SEGMENT: WalPosition = 16 * 1024 * 1024;
+    if position % SEGMENT == 40 {
+        position - 40
+    } else if position % PAGE == 24 {
+        position - 24
+    } else {
+        position
+    }
+}
+
 /// How far a standby has replayed the primary's log; `None` if it is not a standby.
 async fn replay_position(replica: &PgPool) -> Result<Option<WalPosition>, sqlx::Error> {
     sqlx::query_scalar!(

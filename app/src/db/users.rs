@@ -8,8 +8,6 @@ use crate::present::{avatar_url, timestamp};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
-pub const PROFILE_AVATAR_SIZE: u32 = 128;
-
 fn map_unique_violation(error: sqlx::Error) -> AppError {
     match violated_constraint(&error) {
         Some("users_username_unique") => AppError::username_taken(),
@@ -119,7 +117,8 @@ pub async fn profile(
     .ok_or_else(|| AppError::user_not_found(username.as_str()))?;
     let is_me = viewer == Some(row.id);
     let profile = Profile {
-        avatar_url: avatar_url(&row.email, PROFILE_AVATAR_SIZE),
+        id: row.id,
+        avatar_url: avatar_url(&row.email),
         username: row.username,
         about_me: row.about_me,
         last_seen: timestamp(row.last_seen, row.now),

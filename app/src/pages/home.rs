@@ -11,14 +11,20 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
-/// The signed-in user's home feed: their posts and those of everyone they follow.
+/// The signed-in user's home feed: their posts and those of everyone they follow. `fresh`
+/// reads it from the primary: the live banner announced posts the primary has, which a
+/// replica may not have replayed yet.
 #[server(prefix = "/api", endpoint = "home_feed")]
 pub async fn home_feed(
     before: Option<String>,
     after: Option<String>,
+    #[server(default)] fresh: bool,
 ) -> Result<Page<PostView>, AppError> {
     use crate::{api, db, model::PageRequest};
-    api::read("home_feed", async |request| {
+    api::read("home_feed", async |mut request| {
+        if fresh {
+            request.read_from_primary();
+        }
         let me = request.me().await?;
         let page = PageRequest::from_query(before.as_deref(), after.as_deref())?;
         let following = request.known_following_count(me);
@@ -91,9 +97,9 @@ impl FeedState {
         let reloads = RwSignal::new(0_u32);
         let page = Resource::new(
             move || (query.get(), create.version().get(), reloads.get()),
-            move |((before, after), _, _)| async move {
+            move |((before, after), _, reloaded)| async move {
                 match session.is_signed_in().await {
-                    true => home_feed(before, after).await,
+                    true => home_feed(before, after, reloaded > 0).await,
                     // The page sends them to sign in; there is no feed to show.
                     false => Ok(Page {
                         items: Vec::new(),

@@ -4,7 +4,7 @@ use crate::components::params::username_param;
 use crate::components::post_list::{PostList, page_query};
 use crate::components::title::{page_title, username_title};
 use crate::components::user_card::get_profile;
-use crate::components::user_card::{FollowsYou, LastSeen};
+use crate::components::user_card::{FollowsYou, LastSeen, followers_word};
 use crate::error::AppError;
 use crate::model::{Page, PostView, Profile};
 use leptos::prelude::*;
@@ -93,7 +93,12 @@ fn ProfileCard(profile: Profile, #[prop(into)] on_error: Callback<()>) -> impl I
     } else {
         match profile.followed_by_me {
             Some(is_following) => view! {
-                <FollowButton username=name.clone() following=is_following on_error=on_error />
+                <FollowButton
+                    user_id=profile.id
+                    username=name.clone()
+                    following=is_following
+                    on_error=on_error
+                />
             }
                 .into_any(),
             None => view! {
@@ -113,7 +118,7 @@ fn ProfileCard(profile: Profile, #[prop(into)] on_error: Callback<()>) -> impl I
                 <p class="counts">
                     <A href=format!("/user/{}/followers", profile.username)>
                         <span class="followers-count">{followers}</span>
-                        " followers"
+                        {move || followers_word(followers())}
                     </A>
                     ", "
                     <A href=format!("/user/{}/following", profile.username)>

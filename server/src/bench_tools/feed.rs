@@ -193,7 +193,7 @@ pub async fn run(url: &str, args: BenchFeedArgs) {
         let shown = measure(args.runs, || {
             let pool = pool.clone();
             async move {
-                follows::suggestions(&pool, me, SUGGESTIONS_SHOWN)
+                follows::suggestions(&pool, None, me, SUGGESTIONS_SHOWN)
                     .await
                     .unwrap();
             }

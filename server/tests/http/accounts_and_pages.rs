@@ -86,7 +86,15 @@ async fn signing_out_makes_the_old_cookie_useless(pool: PgPool) {
 /// session signs in nobody at once, and the follow changes nothing.
 #[sqlx::test(migrations = false)]
 async fn a_follow_on_a_session_that_ended_elsewhere_is_refused_and_changes_nothing(pool: PgPool) {
-    let router = migrated_app(&pool).await;
+    let seen = std::sync::Arc::new(app::auth::SignedInSessions::default());
+    let router = app_with(
+        &pool,
+        Process {
+            signed_in_sessions: seen.clone(),
+            ..Process::default()
+        },
+    );
+    app::db::migrate(&pool).await.unwrap();
     let john = Visitor::registered(&router, "john").await;
     let mary = Visitor::registered(&router, "mary").await;
     Visitor::registered(&router, "susan").await;
@@ -101,7 +109,7 @@ async fn a_follow_on_a_session_that_ended_elsewhere_is_refused_and_changes_nothi
     let johns_claim = || {
         let id = johns_session.parse().unwrap();
         let store = std::sync::Arc::new(tower_sessions::MemoryStore::default());
-        app::auth::known_claim(&tower_sessions::Session::new(Some(id), store, None))
+        seen.known_claim(&tower_sessions::Session::new(Some(id), store, None))
     };
     assert!(johns_claim().is_some(), "his follows go by the claim");
 
@@ -134,12 +142,12 @@ async fn a_follow_on_a_session_that_ended_elsewhere_is_refused_and_changes_nothi
 
     // What another process's sign-out does to john's session (this test's processes would
     // share what they have seen), and mary's session running out.
-    sqlx::query("DELETE FROM tower_sessions.session WHERE id = $1")
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
         .bind(johns_session)
         .execute(&pool)
         .await
         .unwrap();
-    sqlx::query("UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second'")
+    sqlx::query("UPDATE sessions SET expires_at = now() - interval '1 second'")
         .execute(&pool)
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! Driving the real router without a socket, on the fresh database of each test.
 
 use app::db::follow_queue::{self, FollowQueue};
+use app::db::follows::FollowLimits;
 use app::state::AppState;
 use app::throttle::{SignInThrottle, ThrottleSettings};
 use axum::Router;
@@ -37,24 +38,72 @@ pub fn generous_throttle() -> ThrottleSettings {
 }
 
 pub fn app_with_throttle(pool: &PgPool, throttle: ThrottleSettings) -> Router {
-    app_keeping(pool, throttle, server::page_cache::DEFAULT_MEGABYTES)
+    app_with(
+        pool,
+        Process {
+            throttle,
+            ..Process::default()
+        },
+    )
 }
 
 /// A server process that keeps no page: every view is rendered.
 pub fn app_keeping_no_pages(pool: &PgPool) -> Router {
-    app_keeping(pool, generous_throttle(), 0)
+    app_with(
+        pool,
+        Process {
+            page_megabytes: 0,
+            ..Process::default()
+        },
+    )
 }
 
-fn app_keeping(pool: &PgPool, throttle: ThrottleSettings, page_megabytes: usize) -> Router {
+/// How a test's server process is set up; `Default` is `app`'s.
+pub struct Process {
+    pub throttle: ThrottleSettings,
+    pub follow_limits: FollowLimits,
+    pub page_megabytes: usize,
+    /// Reads may go to a "replica" that is the primary itself, which the watcher never looks
+    /// at, so every read still goes to the primary, while every change records its log
+    /// position in the session as with real replicas.
+    pub remembers_changes: bool,
+    /// The sessions this process has seen signed in, for tests that look at them.
+    pub signed_in_sessions: Arc<app::auth::SignedInSessions>,
+}
+
+impl Default for Process {
+    fn default() -> Self {
+        Process {
+            throttle: generous_throttle(),
+            follow_limits: FollowLimits::NONE,
+            page_megabytes: server::page_cache::DEFAULT_MEGABYTES,
+            remembers_changes: false,
+            signed_in_sessions: Arc::default(),
+        }
+    }
+}
+
+pub fn app_with(pool: &PgPool, process: Process) -> Router {
+    let replicas = match process.remembers_changes {
+        true => vec![app::db::replicas::Replica::new(
+            "replica1".into(),
+            pool.clone(),
+        )],
+        false => Vec::new(),
+    };
     let state = AppState {
         leptos_options: LeptosOptions::builder().output_name("microblog").build(),
         pool: pool.clone(),
-        sign_in_throttle: Arc::new(SignInThrottle::new(throttle)),
-        replicas: Arc::default(),
-        follows: FollowQueue::start(pool.clone(), follow_queue::WORKERS),
+        sign_in_throttle: SignInThrottle::new(process.throttle),
+        signed_in_sessions: process.signed_in_sessions,
+        replicas: Arc::new(app::db::replicas::Replicas::new(
+            replicas,
+            std::time::Duration::from_secs(5),
+        )),
+        follows: FollowQueue::start(pool.clone(), follow_queue::WORKERS, process.follow_limits),
     };
     let live = server::live::Hub::start(pool.clone(), server::live::LiveLimits::default());
-    let page_cache = server::page_cache::PageCache::new(page_megabytes);
+    let page_cache = server::page_cache::PageCache::new(process.page_megabytes);
     server::router(state, false, RequestLimits::default(), live, page_cache)
 }
 
@@ -188,7 +237,7 @@ pub async fn get_page(router: &Router, path: &str, cookie: Option<&str>) -> Repl
 }
 
 pub async fn sessions(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session")
+    sqlx::query_scalar("SELECT count(*) FROM sessions")
         .fetch_one(pool)
         .await
         .unwrap()
@@ -216,6 +265,11 @@ impl Visitor {
             router: router.clone(),
             cookie: Some(register(router, name).await),
         }
+    }
+
+    /// The server process this visitor uses.
+    pub fn router(&self) -> &Router {
+        &self.router
     }
 
     /// The same person, using another server process that shares the database.

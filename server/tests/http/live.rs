@@ -130,13 +130,22 @@ async fn streams_are_refused_clearly(pool: PgPool) {
     let garbage = john.live_feed(Some("yesterday")).await;
     assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
 
-    // Five tabs are fine; the sixth is refused while they stay open.
+    // Five tabs are fine, on any processes; the sixth is refused while they stay open, on
+    // whichever process it asks.
+    let second = crate::common::app(&pool);
     let mut open = Vec::new();
-    for _ in 0..5 {
-        let response = john.live_feed(None).await;
+    for tab in 0..5 {
+        let response = match tab % 2 {
+            0 => john.live_feed(None).await,
+            _ => john.on(&second).live_feed(None).await,
+        };
         assert_eq!(response.status(), StatusCode::OK);
         open.push(response);
     }
+    assert_eq!(
+        john.on(&second).live_feed(None).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
     let sixth = john.live_feed(None).await;
     assert_eq!(sixth.status(), StatusCode::TOO_MANY_REQUESTS);
     let message = sixth.into_body().collect().await.unwrap().to_bytes();
@@ -146,4 +155,54 @@ async fn streams_are_refused_clearly(pool: PgPool) {
     );
     drop(open);
     assert_eq!(john.live_feed(None).await.status(), StatusCode::OK);
+}
+
+/// Cuts the live feed's listening connection, as a PostgreSQL restart or a network cut would.
+async fn cut_the_listener(pool: &PgPool) {
+    let started = std::time::Instant::now();
+    loop {
+        let cut: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'
+               AND pid <> pg_backend_pid()) AS terminated",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if cut > 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no listener to cut"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_stream_whose_sign_out_was_never_heard_ends_once_the_listener_is_back(pool: PgPool) {
+    let app = migrated_app(&pool).await;
+    let john = Visitor::registered(&app, "john").await;
+    let susan = Visitor::registered(&app, "susan").await;
+    john.follow("susan").await;
+    let mut stream = john.live_feed(None).await.into_body();
+    susan.post("while+signed+in").await;
+    assert_eq!(
+        next_event(&mut stream).await,
+        announced(&pool, "while signed in").await
+    );
+    // A sign-out through a process whose announcement this one never heard: the record goes,
+    // and the listener is cut before anything is said.
+    sqlx::query("DELETE FROM sessions")
+        .execute(&pool)
+        .await
+        .unwrap();
+    cut_the_listener(&pool).await;
+    susan.post("after+the+sign+out").await;
+    assert_eq!(
+        next_event(&mut stream).await,
+        None,
+        "the stream checks its session before catching up, and ends"
+    );
 }

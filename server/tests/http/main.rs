@@ -7,4 +7,5 @@ mod common;
 mod hardening;
 mod live;
 mod page_cache;
+mod sessions_and_limits;
 mod shared_pages;

@@ -310,3 +310,36 @@ async fn many_first_views_at_once_render_the_page_once(pool: PgPool) {
     );
     assert!(views.iter().all(|(_, page)| page.contains("susan first")));
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_post_that_commits_long_after_it_began_is_never_missed_by_a_kept_page(pool: PgPool) {
+    let router = migrated_app(&pool).await;
+    let (john, _) = john_following_susan(&pool, &router).await;
+    let susan_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'susan'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // A post that began ten seconds ago and is still waiting to commit (behind a batch of
+    // follows holding susan's row, say).
+    let mut late = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO posts (author_id, body, created_at)
+         VALUES ($1, 'a late commit', now() - interval '10 seconds')",
+    )
+    .bind(susan_id)
+    .execute(&mut *late)
+    .await
+    .unwrap();
+    // Checked while it is not committed yet: nothing new, so the page is known complete at a
+    // moment after the post began.
+    let (outcome, page) = home(&john).await;
+    assert_eq!(outcome, "hit");
+    assert!(!page.contains("a late commit"));
+    late.commit().await.unwrap();
+    let (outcome, page) = home(&john).await;
+    assert_eq!(
+        outcome, "rendered",
+        "the committed post is news to the kept page"
+    );
+    assert!(page.contains("a late commit"), "{page}");
+}
