@@ -43,6 +43,11 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
+if [ "$WHAT" = test ] && ! cargo nextest --version >/dev/null 2>&1; then
+  say "Compiling cargo-nextest from crates.io (once per machine, ~6 minutes on 2 cores)"
+  cargo install cargo-nextest --locked
+fi
+
 npm_install() {
   local dir=$1 why=$2
   if [ ! -d "$ROOT/$dir/node_modules" ] || [ "$ROOT/$dir/package-lock.json" -nt "$ROOT/$dir/node_modules/.package-lock.json" ]; then

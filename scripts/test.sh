@@ -2,7 +2,8 @@
 # `make test`: every check, in order, ending with one "N passed, N failed" line.
 #  1. cargo fmt --check, shellcheck on the scripts
 #  2. clippy on the server side and on the wasm side (warnings are errors)
-#  3. Rust unit and integration tests, each integration test on a fresh PostgreSQL database
+#  3. Rust unit and integration tests (cargo-nextest), each integration test on a fresh
+#     PostgreSQL database
 #  4. Playwright in Debian's Chromium against the release build, on its own port and database
 #  5. operations tests against two release servers (scripts/ops-test.sh)
 #  6. read replicas: a hot standby and two servers reading from it (scripts/replica-test.sh)
@@ -55,22 +56,23 @@ fi
 export DATABASE_URL
 
 echo
-echo "== cargo test"
-# One test at a time: each #[sqlx::test] runs on a tokio runtime of its own, and a page render
-# on one runtime sometimes never finished when another test's runtime shut down meanwhile
-# (reproduced outside the suite: 1 render in about 600 hung while another thread created and
-# dropped runtimes; none without that). The server runs one runtime for its whole life.
-cargo test -p app -p server -- --test-threads=1 2>&1 | tee "$LOGS/cargo-test.log"
+echo "== cargo nextest"
+# Each test in a process of its own (cargo-nextest), two at a time: a page render can never
+# meet another test's tokio runtime being shut down, which under `cargo test` in one process
+# once left a render hanging (RELIABILITY.md). No retries: a test that passes only sometimes
+# fails here.
+cargo nextest run -p app -p server --no-fail-fast --retries 0 2>&1 | tee "$LOGS/cargo-test.log"
 rust_status=${PIPESTATUS[0]}
-rust_passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$LOGS/cargo-test.log" | awk '{s += $4} END {print s + 0}')
-rust_failed=$(grep -Eo '[0-9]+ failed;' "$LOGS/cargo-test.log" | awk '{s += $1} END {print s + 0}')
+summary=$(grep -E 'Summary \[' "$LOGS/cargo-test.log" | tail -n 1)
+rust_passed=$(grep -Eo '[0-9]+ passed' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+rust_failed=$(grep -Eo '[0-9]+ (failed|timed out|leaky)' <<<"$summary" | awk '{s += $1} END {print s + 0}')
 passed=$((passed + rust_passed))
 failed=$((failed + rust_failed))
 if [ "$rust_status" -ne 0 ] && [ "$rust_failed" -eq 0 ]; then
   failed=$((failed + 1))
-  failures+=("cargo test (did not build or run)")
+  failures+=("cargo nextest (did not build or run)")
 elif [ "$rust_failed" -gt 0 ]; then
-  failures+=("cargo test: $rust_failed failed")
+  failures+=("cargo nextest: $rust_failed failed")
 fi
 
 # The browser tests run against what users get: the release server and wasm-opt'ed bundle.
