@@ -105,7 +105,7 @@ users_with_wrong_counters() {
 
 # Rows by which the heavy readers' timelines differ from what they must hold.
 timeline_discrepancies() {
-  psql "$DB" -tAc "SELECT count(*) FROM timeline_discrepancies"
+  psql "$DB" -tAc "SELECT count(*) FROM r.timeline_discrepancies"
 }
 
 # CPU time (ticks) used so far by the server, and by the PostgreSQL processes of a cluster.

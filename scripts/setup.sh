@@ -20,6 +20,7 @@ command -v pkg-config >/dev/null || apt_packages+=(pkg-config)
 if [ "$WHAT" = test ]; then
   [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
   command -v shellcheck >/dev/null || apt_packages+=(shellcheck)
+  command -v python3 >/dev/null || apt_packages+=(python3)
 fi
 if [ ${#apt_packages[@]} -gt 0 ]; then
   say "Installing Debian packages: ${apt_packages[*]} (about a minute)"

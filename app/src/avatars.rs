@@ -3,19 +3,26 @@
 //! for them.
 //!
 //! Each person's avatar is an identicon: a symmetric 5 × 5 pattern in one colour, drawn from
-//! the SHA-256 of their trimmed, lower-cased email. The URL carries the first 128 bits of that
-//! hash, never the address, and names the picture exactly, so it is cached for a year.
+//! a hash of their account's id. Not of their email, as Gravatar's is: a hash of an address
+//! in every page would let anyone check whether a guessed address is a given person's, and an
+//! id is public already (forms carry it). The URL carries the first 128 bits of the hash and
+//! names the picture exactly, so it is cached for a year, and it stays when the name or the
+//! address changes.
 
+use crate::model::UserId;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
 /// Hex digits of the hash in an avatar's URL.
 const KEY_HEX_DIGITS: usize = 32;
 
-/// The URL of the avatar of `email`.
-pub fn avatar_url(email: &str) -> String {
+/// The URL of the avatar of the person `id`.
+pub fn avatar_url(id: UserId) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
+    let mut hasher = Sha256::new();
+    hasher.update(b"microblog avatar ");
+    hasher.update(id.get().to_be_bytes());
+    let digest = hasher.finalize();
     // One string built in place: a page draws some forty of these.
     let mut url = String::with_capacity(8 + KEY_HEX_DIGITS + 4);
     url.push_str("/avatar/");
@@ -74,17 +81,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_avatar_url_names_the_normalised_email_by_its_hash_only() {
-        let url = avatar_url(" John@Example.com ");
-        assert_eq!(url, avatar_url("john@example.com"));
-        assert_eq!(url, "/avatar/855f96e983f1f8e8be944692b6f719fd.svg");
-        assert!(!url.contains("john"));
-        assert_ne!(url, avatar_url("mary@example.com"));
+    fn an_avatar_url_is_a_hash_of_the_id_and_differs_between_people() {
+        let url = avatar_url(UserId::new(1));
+        assert_eq!(url, avatar_url(UserId::new(1)));
+        assert!(
+            url.starts_with("/avatar/") && url.ends_with(".svg") && url.len() == 8 + 32 + 4,
+            "{url}"
+        );
+        assert_ne!(url, avatar_url(UserId::new(2)));
+        assert_ne!(url, avatar_url(UserId::new(256)));
     }
 
     #[test]
     fn every_avatar_url_draws_a_symmetric_identicon_and_nothing_else_does() {
-        let url = avatar_url("john@example.com");
+        let url = avatar_url(UserId::new(7));
         let svg = identicon_svg(url.strip_prefix("/avatar/").unwrap()).unwrap();
         assert!(
             svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),

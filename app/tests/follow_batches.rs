@@ -40,7 +40,7 @@ async fn until_statements_wait_for_locks(pool: &PgPool, waiting: i64) {
     .await;
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_batch_answers_each_change_as_if_made_alone_at_its_place(pool: PgPool) {
     let john = user(&pool, "john").await;
     let mary = user(&pool, "mary").await;
@@ -108,7 +108,7 @@ async fn a_batch_answers_each_change_as_if_made_alone_at_its_place(pool: PgPool)
 /// A change made alone takes its people's rows before it writes its link, as a batch does: had
 /// it written the link first, a batch holding those rows and coming to the same link would wait
 /// for it while it waited for them (PostgreSQL aborts one: a 500 for that click).
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_change_alone_and_a_batch_on_the_same_link_wait_for_each_other_without_deadlock(
     pool: PgPool,
 ) {
@@ -149,7 +149,7 @@ async fn a_change_alone_and_a_batch_on_the_same_link_wait_for_each_other_without
 
 /// A batch gathers what queued while the one before it ran; when it fails as a whole, its
 /// changes are made one by one, so only the change at fault fails.
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn the_queue_makes_what_waited_in_one_batch_and_one_by_one_when_that_fails(pool: PgPool) {
     let john = user(&pool, "john").await;
     let mary = user(&pool, "mary").await;
@@ -213,7 +213,7 @@ async fn the_queue_makes_what_waited_in_one_batch_and_one_by_one_when_that_fails
 
 /// Batches that lock the same people in opposite orders wait for each other rather than
 /// deadlock, and many changes at once through the queue leave every counter exact.
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn batches_in_opposite_orders_and_a_crowd_through_the_queue_stay_exact(pool: PgPool) {
     let names = ["a", "b", "c", "d", "e", "f"];
     let mut ids = Vec::new();

@@ -36,7 +36,7 @@ async fn feed(pool: &PgPool, me: UserId) -> Vec<String> {
     per_author
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn the_canonical_scenario_gives_each_user_the_feed_of_whom_they_follow(pool: PgPool) {
     let john = user(&pool, "john").await;
     let susan = user(&pool, "susan").await;
@@ -82,7 +82,7 @@ async fn the_canonical_scenario_gives_each_user_the_feed_of_whom_they_follow(poo
     }
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn counts_follow_a_follow_and_an_unfollow(pool: PgPool) {
     let john = user(&pool, "john").await;
     let susan = user(&pool, "susan").await;
@@ -154,7 +154,7 @@ async fn counts_follow_a_follow_and_an_unfollow(pool: PgPool) {
     assert_eq!(counts(&pool, susan).await.followers, 0);
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn following_twice_leaves_one_link(pool: PgPool) {
     let john = user(&pool, "john").await;
     user(&pool, "susan").await;
@@ -167,7 +167,7 @@ async fn following_twice_leaves_one_link(pool: PgPool) {
 
 /// A double click, or two tabs: every answer counts the person in, including those whose
 /// statement waited for another to make the change.
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn the_same_follow_sent_at_once_is_counted_in_every_answer(pool: PgPool) {
     let john = user(&pool, "john").await;
     user(&pool, "susan").await;
@@ -200,7 +200,7 @@ async fn the_same_follow_sent_at_once_is_counted_in_every_answer(pool: PgPool) {
 
 /// Another tab unfollows while this one follows again: the follow waits for the unfollow to
 /// commit, and its answer counts the link as it ends up, not as it was when the follow began.
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_follow_that_waited_for_an_unfollow_of_the_same_link_answers_the_final_count(
     pool: PgPool,
 ) {
@@ -237,7 +237,7 @@ async fn a_follow_that_waited_for_an_unfollow_of_the_same_link_answers_the_final
 
 /// A follow as the user a session claims to be is made only while that session exists and has
 /// not expired, checked by the statement that makes it.
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_claimed_follow_is_made_only_while_its_session_lives(pool: PgPool) {
     let john = user(&pool, "john").await;
     user(&pool, "susan").await;
@@ -299,7 +299,7 @@ fn the_feed_walk_switches_at_one_thousand_follows_and_to_the_timeline_at_two() {
     assert_eq!(FeedWalk::for_following(2_000), FeedWalk::Timeline);
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn unfollowing_someone_not_followed_changes_nothing(pool: PgPool) {
     let john = user(&pool, "john").await;
     let susan = user(&pool, "susan").await;
@@ -312,7 +312,7 @@ async fn unfollowing_someone_not_followed_changes_nothing(pool: PgPool) {
     assert!(users_with_wrong_counters(&pool).await.is_empty());
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn nobody_can_follow_themselves_not_even_bypassing_the_application(pool: PgPool) {
     let john = user(&pool, "john").await;
     assert_eq!(
@@ -335,7 +335,7 @@ async fn nobody_can_follow_themselves_not_even_bypassing_the_application(pool: P
     assert_eq!(link_rows(&pool).await, 0);
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn unknown_users_are_not_found(pool: PgPool) {
     let john = user(&pool, "john").await;
     let not_found: Result<(), AppError> = Err(AppError::NotFound("User ghost not found.".into()));
@@ -378,7 +378,7 @@ async fn unknown_users_are_not_found(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn deleting_a_user_removes_their_links_and_posts(pool: PgPool) {
     let john = user(&pool, "john").await;
     let susan = user(&pool, "susan").await;
@@ -403,7 +403,7 @@ async fn deleting_a_user_removes_their_links_and_posts(pool: PgPool) {
     assert_eq!(feed(&pool, john).await, Vec::<String>::new());
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn two_hundred_concurrent_toggles_leave_counts_equal_to_the_rows(pool: PgPool) {
     let names = ["a", "b", "c", "d", "e"];
     let mut ids = Vec::new();
@@ -441,7 +441,7 @@ async fn two_hundred_concurrent_toggles_leave_counts_equal_to_the_rows(pool: PgP
     assert_eq!(duplicates, 0);
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_new_posts(
     pool: PgPool,
 ) {
@@ -464,7 +464,7 @@ async fn walking_every_page_of_a_feed_returns_each_post_once_in_order_despite_ne
 
     // A timeline complete for the newer half, so its walk reads pages from it and walks the rest.
     sqlx::query(
-        "SELECT start_timeline($1, timestamptz '2026-01-01 00:00:00+00' + interval '150 seconds')",
+        "SELECT r.start_timeline($1, timestamptz '2026-01-01 00:00:00+00' + interval '150 seconds')",
     )
     .bind(me.get())
     .execute(&pool)
@@ -542,7 +542,7 @@ async fn walk_every_page(
     seen
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn explore_and_profiles_list_posts_newest_first(pool: PgPool) {
     let john = user(&pool, "john").await;
     let susan = user(&pool, "susan").await;
@@ -574,7 +574,7 @@ async fn suggested_to(pool: &PgPool, me: UserId) -> Vec<String> {
         .collect()
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn who_to_follow_and_follows_you_in_the_canonical_scenario(pool: PgPool) {
     let john = user(&pool, "john").await;
     let susan = user(&pool, "susan").await;
@@ -642,7 +642,7 @@ async fn who_to_follow_and_follows_you_in_the_canonical_scenario(pool: PgPool) {
     assert_eq!(badges(&following.items), [("mary", false)]);
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn someone_who_follows_nobody_is_offered_the_most_followed(pool: PgPool) {
     let newcomer = user(&pool, "newcomer").await;
     let star = user(&pool, "star").await;
@@ -668,7 +668,7 @@ async fn someone_who_follows_nobody_is_offered_the_most_followed(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_kept_ranking_never_shows_someone_already_followed(pool: PgPool) {
     let john = user(&pool, "john").await;
     let susan = user(&pool, "susan").await;
@@ -691,7 +691,7 @@ async fn a_kept_ranking_never_shows_someone_already_followed(pool: PgPool) {
     assert_eq!(second, first_without_mary);
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_kept_ranking_of_people_all_followed_by_now_leaves_the_box_empty_without_ranking_again(
     pool: PgPool,
 ) {

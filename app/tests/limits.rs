@@ -13,7 +13,7 @@ fn strict() -> SignInThrottle {
     })
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn an_address_over_its_limit_is_told_how_long_to_wait(pool: PgPool) {
     let throttle = strict();
     let address = Some("203.0.113.7".parse().unwrap());
@@ -46,7 +46,7 @@ async fn an_address_over_its_limit_is_told_how_long_to_wait(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn an_account_is_limited_whatever_the_case_of_its_name(pool: PgPool) {
     let throttle = strict();
     assert_eq!(throttle.attempt_on_account(&pool, "Susan").await, Ok(()));
@@ -59,7 +59,7 @@ async fn an_account_is_limited_whatever_the_case_of_its_name(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn addresses_in_one_ipv6_64_share_a_limit(pool: PgPool) {
     let throttle = strict();
     for host in 1..=3 {
@@ -74,7 +74,7 @@ async fn addresses_in_one_ipv6_64_share_a_limit(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_limit_counts_exactly_when_many_take_it_at_once(pool: PgPool) {
     use app::db::limits::{self, Quota};
     let quota = Quota {

@@ -15,7 +15,7 @@ use std::time::Duration;
 /// Starts `reader`'s timeline complete from `seconds` after the instant `post_at` counts from.
 async fn start_timeline(pool: &PgPool, reader: UserId, seconds: i64) {
     sqlx::query(
-        "SELECT start_timeline($1, timestamptz '2026-01-01 00:00:00+00' + $2 * interval '1 second')",
+        "SELECT r.start_timeline($1, timestamptz '2026-01-01 00:00:00+00' + $2 * interval '1 second')",
     )
     .bind(reader.get())
     .bind(seconds as f64)
@@ -27,7 +27,7 @@ async fn start_timeline(pool: &PgPool, reader: UserId, seconds: i64) {
 /// Rows by which the timelines differ from what they must hold (the view says what that is).
 async fn timeline_errors(pool: &PgPool) -> Vec<String> {
     sqlx::query_scalar(
-        "SELECT wrong || ': reader ' || reader_id || ', post ' || post_id FROM timeline_discrepancies",
+        "SELECT wrong || ': reader ' || reader_id || ', post ' || post_id FROM r.timeline_discrepancies",
     )
     .fetch_all(pool)
     .await
@@ -52,7 +52,7 @@ async fn first_page_ids(pool: &PgPool, me: UserId, walk: FeedWalk) -> Vec<i64> {
         .collect()
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_timeline_holds_exactly_the_feed_since_it_began_through_every_change(pool: PgPool) {
     let reader = user(&pool, "reader").await;
     let alice = user(&pool, "alice").await;
@@ -113,7 +113,7 @@ async fn a_timeline_holds_exactly_the_feed_since_it_began_through_every_change(p
     assert_eq!(left, 0, "a reader's timeline goes with them");
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_page_the_timeline_holds_is_read_from_it_and_one_it_does_not_is_walked(pool: PgPool) {
     let me = user(&pool, "me").await;
     let author = user(&pool, "author").await;
@@ -191,7 +191,7 @@ async fn a_page_the_timeline_holds_is_read_from_it_and_one_it_does_not_is_walked
     );
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn following_the_two_thousandth_person_starts_a_timeline_of_the_last_month(pool: PgPool) {
     let reader = user(&pool, "reader").await;
     sqlx::query(
@@ -268,11 +268,19 @@ async fn blocked_before_done<T>(pool: &PgPool, task: &tokio::task::JoinHandle<T>
 /// it), commits `first`, lets `second` finish, and checks the timelines.
 async fn race(pool: &PgPool, first: String, second: String) {
     let mut held = pool.begin().await.unwrap();
-    sqlx::query(&first).execute(&mut *held).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(first.as_str()))
+        .execute(&mut *held)
+        .await
+        .unwrap();
     let waiting = {
         let pool = pool.clone();
         let second = second.clone();
-        tokio::spawn(async move { sqlx::query(&second).execute(&pool).await.map(|_| ()) })
+        tokio::spawn(async move {
+            sqlx::query(sqlx::AssertSqlSafe(second.as_str()))
+                .execute(&pool)
+                .await
+                .map(|_| ())
+        })
     };
     let blocked = blocked_before_done(pool, &waiting).await;
     held.commit().await.unwrap();
@@ -291,18 +299,18 @@ fn post_by(username: &str) -> String {
     )
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_post_and_a_follow_at_the_same_moment_leave_the_timeline_exact(pool: PgPool) {
     let reader = user(&pool, "reader").await;
     user(&pool, "author").await;
-    sqlx::query("SELECT start_timeline($1, '-infinity')")
+    sqlx::query("SELECT r.start_timeline($1, '-infinity')")
         .bind(reader.get())
         .execute(&pool)
         .await
         .unwrap();
     let change = |follow: bool| {
         format!(
-            "SELECT change_follows(ARRAY[{}]::bigint[], ARRAY[NULL]::bigint[], ARRAY['author'],
+            "SELECT r.change_follows(ARRAY[{}]::bigint[], ARRAY[NULL]::bigint[], ARRAY['author'],
                                    ARRAY[{follow}], ARRAY[NULL]::text[], NULL, NULL, NULL)",
             reader.get()
         )
@@ -311,7 +319,7 @@ async fn a_post_and_a_follow_at_the_same_moment_leave_the_timeline_exact(pool: P
     let other = user(&pool, "other").await;
     let in_a_batch = |follow: bool| {
         format!(
-            "SELECT change_follows(ARRAY[{}, {}]::bigint[], ARRAY[NULL, NULL]::bigint[],
+            "SELECT r.change_follows(ARRAY[{}, {}]::bigint[], ARRAY[NULL, NULL]::bigint[],
                                    ARRAY['author', 'author'], ARRAY[{follow}, {follow}],
                                    ARRAY[NULL, NULL]::text[], NULL, NULL, NULL)",
             other.get(),
@@ -334,14 +342,14 @@ async fn a_post_and_a_follow_at_the_same_moment_leave_the_timeline_exact(pool: P
     assert_eq!(timeline_size(&pool, reader).await, 0);
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_post_and_the_start_of_a_timeline_at_the_same_moment_leave_it_exact(pool: PgPool) {
     let reader = user(&pool, "reader").await;
     user(&pool, "author").await;
     follows::follow(&pool, reader, &name("author"))
         .await
         .unwrap();
-    let start = format!("SELECT start_timeline({}, '-infinity')", reader.get());
+    let start = format!("SELECT r.start_timeline({}, '-infinity')", reader.get());
 
     // A post whose fan-out found no timeline yet, then the start: its fill must see the post.
     race(&pool, post_by("author"), start.clone()).await;
@@ -355,7 +363,7 @@ async fn a_post_and_the_start_of_a_timeline_at_the_same_moment_leave_it_exact(po
     assert_eq!(timeline_size(&pool, reader).await, 2);
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "app::db::MIGRATOR")]
 async fn a_readers_own_post_and_their_two_thousandth_follow_at_the_same_moment_leave_it_exact(
     pool: PgPool,
 ) {
@@ -381,7 +389,7 @@ async fn a_readers_own_post_and_their_two_thousandth_follow_at_the_same_moment_l
     .unwrap();
     let last_follow = |reader: &str| {
         format!(
-            "SELECT change_follows(ARRAY[(SELECT id FROM users WHERE username = '{reader}')],
+            "SELECT r.change_follows(ARRAY[(SELECT id FROM users WHERE username = '{reader}')],
                                    ARRAY[NULL]::bigint[], ARRAY['u{TIMELINE_FROM}'], ARRAY[true],
                                    ARRAY[NULL]::text[], NULL, NULL, NULL)"
         )

@@ -3,7 +3,7 @@ use app::db::follow_queue::FollowQueue;
 use app::db::replicas::{Replica, Replicas};
 use app::state::AppState;
 use clap::{Parser, Subcommand};
-use server::config::Config;
+use server::config::{Config, Settings};
 use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 
@@ -19,6 +19,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
 }
 
 #[derive(Subcommand)]
@@ -38,13 +40,14 @@ struct SeedArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    server::config::read_dotenv()?;
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
         .init();
-    let config = Config::from_env()?;
+    let config = Config::from_settings(cli.settings)?;
     let command = cli.command.unwrap_or(Command::Serve);
     // Only serving bounds its statements: seeding may take longer on a slow machine.
     let statement_timeout =

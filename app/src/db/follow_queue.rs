@@ -8,7 +8,7 @@
 //! still answered on its own: its counts, or why it changed nothing.
 //!
 //! A batch that fails changes nothing. When one change may be at fault (a broken constraint),
-//! or the batch met the one deadlock the migration `follows_in_batches` describes, its changes
+//! or the batch met the one deadlock `r.change_follows` describes (`db/logic/follows.sql`), its changes
 //! are made again alone, so one change's trouble is never another's answer. When the database
 //! is away, busy or out of time, every change gets that answer at once: making each alone would
 //! only fail again, later and with more load. Workers run apart from requests, so a

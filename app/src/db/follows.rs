@@ -140,8 +140,8 @@ struct ChangeAnswer {
 }
 
 /// Makes `changes` in one statement and one transaction, in order, and answers each: the
-/// other person's counts as that change left them, or why it changed nothing. The migration
-/// `follows_in_batches` says why those counts are right even when a change waited for another
+/// other person's counts as that change left them, or why it changed nothing. `r.change_follows`
+/// (`db/logic/follows.sql`) says why those counts are right even when a change waited for another
 /// change of the same link.
 pub async fn change_together(
     pool: &PgPool,
@@ -177,7 +177,7 @@ pub async fn change_together(
         ChangeAnswer,
         r#"
         SELECT outcome AS "outcome!", username, followers_count, following_count, retry_after
-        FROM change_follows($1, $2, $3, $4, $5, $6, $7, $8)
+        FROM r.change_follows($1, $2, $3, $4, $5, $6, $7, $8)
         ORDER BY ordinal
         "#,
         &actors,
@@ -277,7 +277,6 @@ fn answer((row, change): (ChangeAnswer, &FollowChange)) -> Result<FollowState, A
 struct LinkedUser {
     user_id: UserId,
     username: String,
-    email: String,
     about_me: Option<String>,
     linked_at: OffsetDateTime,
     followed_by_viewer: bool,
@@ -307,7 +306,7 @@ pub async fn list(
             bound.walk,
             LinkedUser,
             r#"
-                SELECT u.id AS "user_id: UserId", u.username, u.email, u.about_me, f.created_at AS linked_at,
+                SELECT u.id AS "user_id: UserId", u.username, u.about_me, f.created_at AS linked_at,
                        EXISTS (SELECT 1 FROM followers mine
                                WHERE mine.follower_id = $2 AND mine.followed_id = u.id) AS "followed_by_viewer!",
                        EXISTS (SELECT 1 FROM followers theirs
@@ -331,7 +330,7 @@ pub async fn list(
             bound.walk,
             LinkedUser,
             r#"
-                SELECT u.id AS "user_id: UserId", u.username, u.email, u.about_me, f.created_at AS linked_at,
+                SELECT u.id AS "user_id: UserId", u.username, u.about_me, f.created_at AS linked_at,
                        EXISTS (SELECT 1 FROM followers mine
                                WHERE mine.follower_id = $2 AND mine.followed_id = u.id) AS "followed_by_viewer!",
                        EXISTS (SELECT 1 FROM followers theirs
@@ -358,7 +357,7 @@ pub async fn list(
         |row| cursor_of(row.linked_at, row.user_id.get()),
         |row| UserSummary {
             id: row.user_id,
-            avatar_url: avatar_url(&row.email),
+            avatar_url: avatar_url(row.user_id),
             username: row.username,
             about_me: row.about_me,
             followed_by_me: match viewer {
@@ -376,7 +375,6 @@ struct PickedSuggestion {
     ranked: bool,
     id: Option<UserId>,
     username: Option<String>,
-    email: Option<String>,
     about_me: Option<String>,
     follows_viewer: Option<bool>,
 }
@@ -392,7 +390,7 @@ async fn suggested_people(
         PickedSuggestion,
         r#"
         SELECT true AS "ranked!", u.id AS "id?: UserId", u.username AS "username?",
-               u.email AS "email?", u.about_me AS "about_me?",
+               u.about_me AS "about_me?",
                EXISTS (SELECT 1 FROM followers theirs
                        WHERE theirs.follower_id = u.id AND theirs.followed_id = $1) AS "follows_viewer?"
         FROM unnest($2::bigint[]) WITH ORDINALITY AS pick(id, position)
@@ -430,11 +428,11 @@ async fn kept_or_given_suggestions(
             )) AS suggested
         )
         SELECT ranking.suggested IS NOT NULL AS "ranked!",
-               picked.id AS "id?: UserId", picked.username AS "username?", picked.email AS "email?",
+               picked.id AS "id?: UserId", picked.username AS "username?",
                picked.about_me AS "about_me?", picked.follows_viewer AS "follows_viewer?"
         FROM ranking
         LEFT JOIN LATERAL (
-            SELECT u.id, u.username, u.email, u.about_me, pick.position,
+            SELECT u.id, u.username, u.about_me, pick.position,
                    EXISTS (SELECT 1 FROM followers theirs
                            WHERE theirs.follower_id = u.id AND theirs.followed_id = $1
                            OFFSET 0) AS follows_viewer
@@ -504,9 +502,10 @@ pub async fn suggestions(
     Ok(rows
         .into_iter()
         .filter_map(|row| {
+            let id = row.id?;
             Some(UserSummary {
-                id: row.id?,
-                avatar_url: avatar_url(&row.email?),
+                id,
+                avatar_url: avatar_url(id),
                 username: row.username?,
                 about_me: row.about_me,
                 followed_by_me: Some(false),

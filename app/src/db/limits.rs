@@ -1,5 +1,5 @@
 //! Limits counted in PostgreSQL, so they hold for the whole site however many server processes
-//! serve it (`take_rate_limit` in the migration `sessions_and_site_limits`).
+//! serve it (`r.take_rate_limit`, `db/logic/limits.sql`).
 
 use sqlx::PgPool;
 use sqlx::postgres::types::PgInterval;
@@ -26,7 +26,7 @@ impl Quota {
 /// refused use is not counted).
 pub async fn take(pool: &PgPool, key: &str, quota: Quota) -> Result<Option<Duration>, sqlx::Error> {
     let wait = sqlx::query_scalar!(
-        "SELECT take_rate_limit($1, $2, $3)",
+        "SELECT r.take_rate_limit($1, $2, $3)",
         key,
         interval(quota.per_use),
         i32::try_from(quota.burst.max(1)).unwrap_or(i32::MAX),

@@ -1,7 +1,7 @@
 //! What the live home feed needs from PostgreSQL: its notifications, and the posts and follows
 //! a stream starts from (server only; the streams themselves are `server::live`).
 //!
-//! Triggers (migration 20261130000003) `NOTIFY` every new post and every follow change, so a
+//! Triggers (`db/logic/posts.sql`, `follows.sql`) `NOTIFY` every new post and every follow change, so a
 //! write through any server process, or by hand in psql, reaches every process's listener at
 //! commit. Sign-outs are announced by `logout`.
 
@@ -172,7 +172,7 @@ pub async fn open_stream(
             .await?;
     }
     let opened = sqlx::query_scalar!(
-        "SELECT open_live_stream($1, $2, $3)",
+        "SELECT r.open_live_stream($1, $2, $3)",
         reader.get(),
         i32::try_from(per_user).unwrap_or(i32::MAX),
         crate::db::limits::interval(STREAM_LEASE),

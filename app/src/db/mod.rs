@@ -5,6 +5,7 @@ pub mod follow_queue;
 pub mod follows;
 pub mod limits;
 pub mod live;
+pub mod logic;
 pub mod page_stamps;
 pub mod posts;
 pub mod replicas;
@@ -16,12 +17,52 @@ pub mod users;
 use crate::error::AppError;
 use sqlx::PgPool;
 
-/// Applies Microblog's migrations (the session store's table among them).
+pub use logic::MIGRATOR;
+
+/// Applies Microblog's migrations and installs its database logic (`db::logic`), all in one
+/// transaction: a process that starts meanwhile waits for it, and one already serving sees
+/// the database before or after, never in between.
+///
+/// Making the logic again takes a lock on each table with triggers, one after another, and a
+/// write already holding one of them while it waits for another deadlocks with it. PostgreSQL
+/// then ends one of the two (40P01): a write is made again by its caller (the follow queue
+/// does), and the migration is run again here.
 pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
-    sqlx::migrate!("../migrations")
-        .run(pool)
+    let mut attempts_left = 5;
+    loop {
+        match migrate_once(pool).await {
+            Err(error) if attempts_left > 0 && error.is_deadlock() => {
+                attempts_left -= 1;
+                tracing::warn!(%error, "migrating met a write in a deadlock; trying again");
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+async fn migrate_once(pool: &PgPool) -> Result<(), MigrateError> {
+    let mut transaction = pool.begin().await?;
+    // Held to the commit: sqlx's own lock is let go when its run ends, before this commits.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('microblog migrations', 0))")
+        .execute(&mut *transaction)
+        .await?;
+    // A schema `r` other than this build's is made again (before the first migration there
+    // is no record of one).
+    let migrated: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut *transaction)
+        .await?;
+    if migrated {
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1 AND checksum <> $2")
+            .bind(logic::VERSION)
+            .bind(logic::checksum())
+            .execute(&mut *transaction)
+            .await?;
+    }
+    MIGRATOR
+        .run_direct(None, &mut *transaction, false)
         .await
         .map_err(MigrateError::Schema)?;
+    transaction.commit().await?;
     Ok(())
 }
 
@@ -29,6 +70,22 @@ pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
 pub enum MigrateError {
     #[error("applying the schema migrations failed: {0}")]
     Schema(#[source] sqlx::migrate::MigrateError),
+    #[error("the database failed while migrating: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl MigrateError {
+    fn is_deadlock(&self) -> bool {
+        let database_error = match self {
+            MigrateError::Database(error) => error.as_database_error(),
+            MigrateError::Schema(
+                sqlx::migrate::MigrateError::Execute(error)
+                | sqlx::migrate::MigrateError::ExecuteMigration(error, _),
+            ) => error.as_database_error(),
+            MigrateError::Schema(_) => None,
+        };
+        database_error.and_then(|error| error.code()).as_deref() == Some("40P01")
+    }
 }
 
 /// The name of the constraint a database error violated, if any.

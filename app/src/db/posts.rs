@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 pub struct PostRow {
     pub id: i64,
     pub author: String,
-    pub email: String,
+    pub author_id: UserId,
     pub body: String,
     pub created_at: OffsetDateTime,
 }
@@ -26,7 +26,7 @@ pub(crate) fn present(rows: Vec<PostRow>, request: PageRequest, page_size: i64) 
         |row| PostView {
             id: row.id,
             cursor: cursor_of(row.created_at, row.id),
-            avatar_url: avatar_url(&row.email),
+            avatar_url: avatar_url(row.author_id),
             author: row.author,
             body: row.body,
             created: timestamp(row.created_at, now),
@@ -79,8 +79,7 @@ pub enum FeedWalk {
 }
 
 /// How many people a reader follows when their timeline starts, and their feed starts to read
-/// it. The trigger `followers_maintain_counts_and_timelines` starts it at the same count; a
-/// difference would only cost speed, as a reader without one is walked.
+/// it: the database reads it too, as `r.timeline_from()`, which `db::logic` writes from it.
 pub const TIMELINE_FROM: i64 = 2_000;
 
 impl FeedWalk {
@@ -168,7 +167,7 @@ async fn followed_posts_per_author(
         bound.walk,
         PostRow,
         r#"
-        SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
+        SELECT page.id AS "id!", u.username AS author, u.id AS "author_id: UserId", posts.body,
                page.created_at AS "created_at!"
         FROM (
             SELECT candidate.id, candidate.author_id, candidate.created_at
@@ -215,7 +214,7 @@ macro_rules! walk_all_posts {
             $bound.walk,
             PostRow,
             r#"
-            SELECT page.id AS "id!", u.username AS author, u.email, posts.body,
+            SELECT page.id AS "id!", u.username AS author, u.id AS "author_id: UserId", posts.body,
                    page.created_at AS "created_at!"
             FROM (
                 SELECT p.id, p.author_id, p.created_at
@@ -271,14 +270,14 @@ struct TimelineRow {
     complete_since: OffsetDateTime,
     id: Option<i64>,
     author: Option<String>,
-    email: Option<String>,
+    author_id: Option<UserId>,
     body: Option<String>,
     created_at: Option<OffsetDateTime>,
 }
 
 /// The page from `me`'s timeline, or `None` when `me` has no timeline or it cannot vouch for
-/// the page. A timeline holds every post of the feed from its `complete_since` on (migration
-/// `timelines_for_heavy_readers`), so a page walking older is whole when it found a full page
+/// the page. A timeline holds every post of the feed from its `complete_since` on
+/// (`app/src/db/logic/timelines.sql`), so a page walking older is whole when it found a full page
 /// (nothing it skipped can be newer than its last row), and a page walking newer is whole when
 /// it starts inside the timeline.
 async fn timeline_page(
@@ -292,10 +291,10 @@ async fn timeline_page(
         TimelineRow,
         r#"
         SELECT t.complete_since, page.id AS "id?", page.author AS "author?",
-               page.email AS "email?", page.body AS "body?", page.created_at AS "created_at?"
+               page.author_id AS "author_id?: UserId", page.body AS "body?", page.created_at AS "created_at?"
         FROM timelines t
         LEFT JOIN LATERAL (
-            SELECT tp.post_id AS id, u.username AS author, u.email, p.body, tp.created_at
+            SELECT tp.post_id AS id, u.username AS author, u.id AS author_id, p.body, tp.created_at
             FROM (
                 SELECT post_id, created_at FROM timeline_posts
                 WHERE reader_id = t.reader_id AND (created_at, post_id) "#
@@ -331,7 +330,7 @@ async fn timeline_page(
             Some(PostRow {
                 id: row.id?,
                 author: row.author?,
-                email: row.email?,
+                author_id: row.author_id?,
                 body: row.body?,
                 created_at: row.created_at?,
             })
@@ -357,9 +356,9 @@ pub async fn user_posts(
         pool,
         bound.walk,
         PostRow,
-        "SELECT p.id, u.username AS author, u.email, p.body, p.created_at
+        r#"SELECT p.id, u.username AS author, u.id AS "author_id: UserId", p.body, p.created_at
          FROM posts p JOIN users u ON u.id = p.author_id
-         WHERE p.author_id = $1 AND (p.created_at, p.id) "
+         WHERE p.author_id = $1 AND (p.created_at, p.id) "#
             + past
             + " ($2, $3) ORDER BY p.created_at "
             + order
@@ -385,9 +384,9 @@ pub async fn explore(pool: &PgPool, request: PageRequest) -> Result<Page<PostVie
         pool,
         bound.walk,
         PostRow,
-        "SELECT p.id, u.username AS author, u.email, p.body, p.created_at
+        r#"SELECT p.id, u.username AS author, u.id AS "author_id: UserId", p.body, p.created_at
          FROM posts p JOIN users u ON u.id = p.author_id
-         WHERE (p.created_at, p.id) "
+         WHERE (p.created_at, p.id) "#
             + past
             + " ($1, $2) ORDER BY p.created_at "
             + order

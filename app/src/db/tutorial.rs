@@ -19,7 +19,7 @@ pub async fn followed_posts(
     let rows = sqlx::query_as!(
         PostRow,
         r#"
-        SELECT p.id AS "id!", u.username AS author, u.email, p.body AS "body!", p.created_at AS "created_at!"
+        SELECT p.id AS "id!", u.username AS author, u.id AS "author_id: UserId", p.body AS "body!", p.created_at AS "created_at!"
         FROM (
             SELECT posts.* FROM posts
             JOIN followers ON followers.followed_id = posts.author_id

@@ -100,7 +100,7 @@ pub async fn profile(
 ) -> Result<ProfileRead, AppError> {
     let row = sqlx::query!(
         r#"
-        SELECT u.id AS "id: UserId", u.username, u.email, u.about_me, u.last_seen,
+        SELECT u.id AS "id: UserId", u.username, u.about_me, u.last_seen,
                u.followers_count, u.following_count, now() AS "now!",
                EXISTS (SELECT 1 FROM followers f
                        WHERE f.follower_id = $2 AND f.followed_id = u.id) AS "followed_by_viewer!",
@@ -118,7 +118,7 @@ pub async fn profile(
     let is_me = viewer == Some(row.id);
     let profile = Profile {
         id: row.id,
-        avatar_url: avatar_url(&row.email),
+        avatar_url: avatar_url(row.id),
         username: row.username,
         about_me: row.about_me,
         last_seen: timestamp(row.last_seen, row.now),

@@ -24,7 +24,7 @@ async fn drop_secondary_indexes(
     .await?;
     for index in &indexes {
         // The name comes from the catalog, not from input.
-        sqlx::query(&format!("DROP INDEX {}", index.name))
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX {}", index.name)))
             .execute(&mut *tx)
             .await?;
     }
@@ -38,8 +38,11 @@ async fn restore_indexes(
     sqlx::query!("SET LOCAL maintenance_work_mem = '1GB'")
         .execute(&mut *tx)
         .await?;
+    // Definitions the catalog gave `drop_indexes`, not input.
     for definition in definitions {
-        sqlx::query(definition).execute(&mut *tx).await?;
+        sqlx::query(sqlx::AssertSqlSafe(definition.as_str()))
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }
@@ -154,7 +157,7 @@ pub async fn scale(pool: &PgPool, options: &ScaleOptions) -> Result<String, AppE
     // Readers who follow thousands get the timeline their 2,000th follow would have started
     // (the load skipped the triggers).
     sqlx::query!(
-        "SELECT start_timeline(id) FROM users WHERE id >= $1 AND following_count >= $2",
+        "SELECT r.start_timeline(id) FROM users WHERE id >= $1 AND following_count >= $2",
         first_id,
         crate::db::posts::TIMELINE_FROM,
     )
