@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Follow/unfollow throughput of two or more server builds, alternated on the same data (issue
-# #14): each round runs every binary in turn for SECONDS of `make bench`'s follow load (64
+# Follow/unfollow throughput of two or more server builds, alternated on the same data:
+# each round runs every binary in turn for SECONDS of `make bench`'s follow load (64
 # connections, 64 signed-in bench users following and unfollowing random users), seeded afresh
 # each run so that every run makes new follows rather than replaying the last one's.
 # Run after `make bench` (it uses the microblog_bench data set).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What a new post costs PostgreSQL with and without its fan-out into timelines (issue #14),
+# What a new post costs PostgreSQL with and without its fan-out into timelines,
 # alternated on the same data: each round inserts posts by random bench users, one transaction
 # each, for SECONDS with the trigger `posts_fan_out` on, then for SECONDS with it off, from
 # CLIENTS connections (pgbench). The posts are deleted afterwards and the trigger left on.

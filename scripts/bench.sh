@@ -6,9 +6,9 @@
 #  3. follow/unfollow throughput through the server functions, then checks the counters;
 #  4. wasm/JS bundle sizes and the server's peak memory under that load;
 #  5. a soak: mixed page views, follows and posts on 64 connections for BENCH_SOAK_SECONDS;
-#  6. the pages of 2. again with a hot standby serving the reads (issue #15), and how the
+#  6. the pages of 2. again with a hot standby serving the reads, and how the
 #     reads were split between the nodes;
-#  7. the live feed (issue #17): BENCH_LIVE_STREAMS readers (5,000) of one author hold their
+#  7. the live feed: BENCH_LIVE_STREAMS readers (5,000) of one author hold their
 #     home stream open across two server processes; memory per stream, the delay from a post
 #     to its event at every reader, and the CPU a post costs with and without them online.
 # Writes BENCHMARKS.md. Sizes can be changed: BENCH_USERS, BENCH_POSTS_PER_USER,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# First visit on a slow phone (issue #13), measured in Chromium with network and CPU emulation:
+# First visit on a slow phone, measured in Chromium with network and CPU emulation:
 # bytes over the wire and time to a working Follow button, compressed and, for comparison,
 # uncompressed (what main sent before), from the same release build. Prints both JSON lines.
 #   scripts/first-visit-bench.sh [RUNS]

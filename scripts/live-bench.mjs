@@ -1,4 +1,4 @@
-// The live feed under load (issue #17), driven by scripts/bench.sh. Prints one JSON line.
+// The live feed under load, driven by scripts/bench.sh. Prints one JSON line.
 //
 //   node scripts/live-bench.mjs FIRST_HOST:PORT SECOND_HOST:PORT AUTHOR READERS_FILE POSTS CTL
 //

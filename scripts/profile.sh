@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where a page's CPU goes (issue #14): loads one page with wrk, signed in as a bench reader, while
+# Where a page's CPU goes: loads one page with wrk, signed in as a bench reader, while
 # `perf` samples every process on the machine (the server, PostgreSQL, wrk), then draws a flame
 # graph with `inferno`. Run after `make bench` (it uses the microblog_bench data set).
 #   scripts/profile.sh [PATH] [SECONDS] [OUT.svg]   (defaults: / 10 benchmarks/flame-home.svg)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Read replicas (issue #15), against the project-local cluster and a hot standby made afresh
+# Read replicas, against the project-local cluster and a hot standby made afresh
 # from it (scripts/pg.sh standby), with two release servers reading from the standby:
 #  1. with replay paused on the standby, a person's own follow and post show at once to them,
 #     on either server, in their feed and in both profiles' counts;

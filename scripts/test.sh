@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every check, in order, ending with one "N passed, N failed" line.
-#  1. cargo fmt --check, shellcheck on the scripts, no yanked crate in Cargo.lock
+#  1. cargo fmt --check, shellcheck on the scripts, no yanked crate in Cargo.lock, no issue
+#     or run numbers in code (scripts/history-check.sh), no import cycles between modules
+#     (scripts/module-cycles.py)
 #  2. clippy on the server side and on the wasm side (warnings are errors)
 #  3. Rust unit and integration tests (cargo-nextest), each integration test on a fresh
 #     PostgreSQL database
@@ -43,6 +45,8 @@ finish() {
 check "cargo fmt --check" cargo fmt --all -- --check
 check "shellcheck scripts/" shellcheck scripts/*.sh .ci/run
 check "no yanked crate in Cargo.lock (scripts/dependency-check.py)" python3 scripts/dependency-check.py
+check "no issue or run numbers in code (scripts/history-check.sh)" scripts/history-check.sh
+check "no import cycles between modules (scripts/module-cycles.py)" python3 scripts/module-cycles.py
 check "clippy (server, tests, bench tools)" cargo clippy -p app -p server --all-targets --features server/bench -- -D warnings
 check "clippy (wasm)" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 

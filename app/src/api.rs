@@ -109,7 +109,7 @@ impl Request {
         self.replica_used.get().is_none()
     }
 
-    /// Declares this request's part of the page fit to be served again (server/src/page_cache.rs)
+    /// Declares this request's part of the page fit to be served again (server/src/page_cache/)
     /// while the relative times of the moments `shown` read as they did at `now`, if it read
     /// only from the primary: kept pages are checked against the primary, which a replica may
     /// not have caught up with. Take `now` before the reads, so a text about to change ("59

@@ -35,7 +35,7 @@ pub fn post_times(posts: &Page<PostView>) -> impl Iterator<Item = OffsetDateTime
 /// The earliest moment `timestamp(at, _).relative` may read differently than it does at `now`:
 /// the next whole unit of the age in the unit the text counts in, or the age at which it starts
 /// counting in the next unit, whichever comes first. Used for how long a rendered page may be
-/// served again (server/src/page_cache.rs). Given a `now` earlier than the text's own, it
+/// served again (server/src/page_cache/). Given a `now` earlier than the text's own, it
 /// answers earlier too, never later.
 pub fn relative_time_unchanged_until(at: OffsetDateTime, now: OffsetDateTime) -> OffsetDateTime {
     /// timeago's units, in seconds: a month is its 2,628,003 s and a year twelve of them.

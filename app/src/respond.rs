@@ -124,7 +124,7 @@ pub fn send_content_security_policy(options: &LeptosOptions) {
     }
 }
 
-/// Headers a page's render sends the page cache (server/src/page_cache.rs), which removes them
+/// Headers a page's render sends the page cache (server/src/page_cache/), which removes them
 /// from every response: each part of a page that is fit to be served again says until when
 /// (the page is kept until the earliest), and any part that is not says so.
 pub const CACHEABLE_UNTIL_HEADER: &str = "x-microblog-cacheable-until";

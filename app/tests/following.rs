@@ -566,7 +566,7 @@ fn badges(users: &[app::model::UserSummary]) -> Vec<(&str, bool)> {
 }
 
 async fn suggested_to(pool: &PgPool, me: UserId) -> Vec<String> {
-    follows::suggestions(pool, None, me, 5)
+    app::db::suggestions::suggestions(pool, None, me, 5)
         .await
         .unwrap()
         .into_iter()

@@ -36,7 +36,7 @@ test('the page becomes interactive once the wasm bundle hydrates it', async ({ p
 });
 
 // A profile is rendered once for every reader who stands the same way to its owner, and served
-// to the next with the navigation and the hydration data naming them (server/src/page_cache.rs).
+// to the next with the navigation and the hydration data naming them (server/src/page_cache/).
 // The page served so must be that reader's own, and come alive like any other.
 test('a profile served from another reader\'s render is the reader\'s own page once hydrated', async ({ page, browser, consoleErrors }) => {
   const owner = uniqueName('kept');

@@ -57,7 +57,7 @@ async fn change_follow(
 /// One form whose action follows the state, and one flag for the click in flight, rather than
 /// a server action and an `ActionForm` for each of Follow and Unfollow: a page draws up to
 /// twenty of these, and the two actions' signals were most of a button's cost on the server
-/// (issue #14's profile).
+/// (scripts/profile.sh).
 #[component]
 pub fn FollowButton(
     /// Whom the button acts on: their id, whatever they are called by the time it is clicked.

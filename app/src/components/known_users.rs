@@ -2,7 +2,6 @@
 //! for the same person reads and writes the same signals, so a follow from a hover card shows
 //! on the profile's button and counts at once, and the other way round.
 
-use crate::components::user_card::get_profile;
 use crate::model::{FollowState, Profile};
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
@@ -30,7 +29,7 @@ pub struct KnownUsers {
     owner: StoredValue<Owner>,
     /// The hover cards' state, one for the whole page rather than signals per name: a page
     /// shows dozens of names and opens a card on one of them, and each name's own signals and
-    /// memo were a seventh of the server's time per home page (issue #14's profile).
+    /// memo were a seventh of the server's time per home page (scripts/profile.sh).
     cards: HoverCards,
 }
 
@@ -98,8 +97,10 @@ impl KnownUsers {
         }
     }
 
-    /// Opens the card of name `number` (closing any other) and loads its data once.
-    pub fn open_card(&self, number: u64, username: &str) {
+    /// Opens the card of name `number` (closing any other). `true` the first time this page
+    /// opens a card for `username`: the caller loads its data then (`user_card`, which owns
+    /// the server function) and hands it to `card_arrived`.
+    pub fn open_card(&self, number: u64, username: &str) -> bool {
         if self.cards.open.get_untracked() != Some(number) {
             self.cards.open.set(Some(number));
         }
@@ -116,33 +117,28 @@ impl KnownUsers {
             self.cards.last.set(Some((number, username.to_owned())));
         }
         let key = username.to_lowercase();
-        let known = self.of(username);
-        if known.card.get_untracked().is_some()
-            || !self
+        self.of(username).card.get_untracked().is_none()
+            && self
                 .cards
                 .requested
                 .try_update_value(|asked| asked.insert(key))
                 .unwrap_or(false)
-        {
-            return;
-        }
-        let store = *self;
-        let username = username.to_owned();
-        leptos::task::spawn_local(async move {
-            match get_profile(username.clone()).await {
-                Ok(profile) => {
-                    store.saw_profile(&profile);
-                    known.card.try_set(Some(profile));
-                }
-                // Asked again the next time the card opens.
-                Err(_) => {
-                    store
-                        .cards
-                        .requested
-                        .try_update_value(|asked| asked.remove(&username.to_lowercase()));
-                }
+    }
+
+    /// The data of `username`'s card, as the server answered; `None` when it failed, and the
+    /// card asks again the next time it opens.
+    pub fn card_arrived(&self, username: &str, profile: Option<Profile>) {
+        match profile {
+            Some(profile) => {
+                self.saw_profile(&profile);
+                self.of(username).card.try_set(Some(profile));
             }
-        });
+            None => {
+                self.cards
+                    .requested
+                    .try_update_value(|asked| asked.remove(&username.to_lowercase()));
+            }
+        }
     }
 
     pub fn close_card(&self, number: u64) {

@@ -82,7 +82,15 @@ pub fn UserLink(
     let number = known_users.number_name();
     let show = {
         let username = username.clone();
-        move || known_users.open_card(number, &username)
+        move || {
+            if known_users.open_card(number, &username) {
+                let username = username.clone();
+                leptos::task::spawn_local(async move {
+                    let profile = get_profile(username.clone()).await.ok();
+                    known_users.card_arrived(&username, profile);
+                });
+            }
+        }
     };
     let close = move || known_users.close_card(number);
     // A tap on a touch screen opens the card first; a second tap follows the link.

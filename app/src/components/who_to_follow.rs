@@ -17,7 +17,8 @@ pub async fn who_to_follow() -> Result<Vec<UserSummary>, AppError> {
         // page shows them, from the request's node.
         let node = request.reads_node().await?;
         let people_from = (!node.is_primary()).then_some(&node.pool);
-        match db::follows::suggestions(&request.pool, people_from, me, SUGGESTIONS_SHOWN).await {
+        match db::suggestions::suggestions(&request.pool, people_from, me, SUGGESTIONS_SHOWN).await
+        {
             // The box must never cost the home page its status: a failure here (a busy
             // database, say) leaves the box out and the page a 200.
             Err(error) if error.status_code() >= 500 => {

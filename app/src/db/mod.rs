@@ -10,6 +10,7 @@ pub mod page_stamps;
 pub mod posts;
 pub mod replicas;
 pub mod sessions;
+pub mod suggestions;
 #[cfg(feature = "bench")]
 pub mod tutorial;
 pub mod users;

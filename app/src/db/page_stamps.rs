@@ -1,4 +1,4 @@
-//! What the page cache (server/src/page_cache.rs) checks a kept page against: one statement
+//! What the page cache (server/src/page_cache/) checks a kept page against: one statement
 //! per view, read together with the signed-in viewer (refreshing their `last_seen` as
 //! `users::current_user` does), so a view served from the cache costs that statement after
 //! the session's.

@@ -60,7 +60,7 @@ pub fn HomePage() -> impl IntoView {
     let session = use_session();
     // Made here, not in `Home`: the `Suspend` that waits for the session may run its closure
     // again, and resources made inside it loaded the feed and Who to follow again each time
-    // (three times per page when the session was already read; issue #14).
+    // (three times per page when the session was already read).
     let feed = FeedState::load(session);
     let suggestions = Suggestions::load(session);
     view! {

@@ -5,7 +5,7 @@
 //! Markdown table; writes EXPLAIN (ANALYZE, BUFFERS) of the heavy reader's feed to `--explain`.
 //! Run by `make bench` (scripts/bench.sh).
 
-use app::db::{follows, posts, tutorial};
+use app::db::{posts, suggestions, tutorial};
 use app::domain::Username;
 use app::model::{PAGE_SIZE, PageRequest, SUGGESTIONS_SHOWN, UserId};
 use sqlx::PgPool;
@@ -186,14 +186,14 @@ pub async fn run(url: &str, args: BenchFeedArgs) {
         let ranking = measure(args.runs, || {
             let pool = pool.clone();
             async move {
-                follows::rank_suggestions(&pool, me).await.unwrap();
+                suggestions::rank_suggestions(&pool, me).await.unwrap();
             }
         })
         .await;
         let shown = measure(args.runs, || {
             let pool = pool.clone();
             async move {
-                follows::suggestions(&pool, None, me, SUGGESTIONS_SHOWN)
+                suggestions::suggestions(&pool, None, me, SUGGESTIONS_SHOWN)
                     .await
                     .unwrap();
             }

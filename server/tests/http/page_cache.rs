@@ -1,4 +1,4 @@
-//! The kept home page (server/src/page_cache.rs) through the real router: it is served again
+//! The kept home page (server/src/page_cache/) through the real router: it is served again
 //! only while nothing on it has changed, whichever server process the change went through.
 //! Two routers on one database are two server processes, each with its own cache.
 

@@ -1,5 +1,5 @@
 //! Explore and profiles kept once for every viewer who sees the same page
-//! (server/src/page_cache.rs): each viewer gets exactly what a render would have given them,
+//! (server/src/page_cache/): each viewer gets exactly what a render would have given them,
 //! and a change through any server process shows at once. Two routers on one database are two
 //! server processes, each with its own cache.
 

@@ -1,4 +1,4 @@
--- What a profile edit does beyond its row: it tells the page cache (server/src/page_cache.rs,
+-- What a profile edit does beyond its row: it tells the page cache (server/src/page_cache/,
 -- app::db::page_stamps) that pages showing the person may be out of date.
 --
 -- users.home_version moves whenever something on a person's home page that concerns them

@@ -39,10 +39,14 @@
 //! the primary, every part rendered) is kept, never one carrying a one-time message or setting
 //! a cookie.
 
+mod store;
+mod template;
+mod views;
+
 use app::db::page_stamps::{self, HomeStamp, PostsSnapshot};
 use app::db::users::SignedIn;
 use app::domain::Username;
-use app::model::{CurrentUser, UserId};
+use app::model::UserId;
 use app::respond::{CACHEABLE_UNTIL_HEADER, NOT_CACHEABLE_HEADER};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -50,11 +54,20 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use time::OffsetDateTime;
+use std::time::Instant;
 use tower_sessions::Session;
+
+pub use store::PageCache;
+use store::{KeptPage, PageKey, SharedPage, Shows, Standing, lock, unix_millis};
+use template::{Template, nonce_of};
+use views::{Asked, Stamp, View, page_asked, stamp_of, view_of};
+#[cfg(test)]
+use {
+    app::model::CurrentUser,
+    store::PROFILES_REMEMBERED,
+    template::{viewer_data, viewer_link},
+};
 
 /// A rendered page is 15–40 KB: the default keeps about a thousand.
 pub const DEFAULT_MEGABYTES: usize = 32;
@@ -64,114 +77,6 @@ const MAX_PAGE_BYTES: usize = 256 * 1024;
 /// does: for tests and a look in devtools.
 pub const OUTCOME_HEADER: &str = "x-page-cache";
 
-/// The pages this process keeps, within a budget of bytes.
-pub struct PageCache {
-    budget_bytes: usize,
-    pages: Mutex<Pages>,
-}
-
-/// Which page a kept page is.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum PageKey {
-    /// A reader's home page.
-    Home(UserId),
-    /// Explore or a profile, as everyone who stands as `viewer` sees it.
-    Shared { page: SharedPage, viewer: Standing },
-}
-
-/// The pages kept once for many viewers.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum SharedPage {
-    Explore,
-    /// The profile at `/user/{name}`, the name as the path spells it.
-    Profile(Username),
-}
-
-/// How a viewer stands to a shared page: what, besides who they are, its render depends on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Standing {
-    SignedOut,
-    /// Signed in; on a profile, whether they follow its owner and whether its owner follows
-    /// them (both false on explore).
-    SignedIn {
-        following: bool,
-        followed_by: bool,
-    },
-}
-
-/// A page view the cache can serve.
-enum View {
-    Home(UserId),
-    Explore(Option<UserId>),
-    Profile(Option<UserId>, Username),
-}
-
-#[derive(Default)]
-struct Pages {
-    by_key: HashMap<PageKey, Arc<KeptPage>>,
-    bytes: usize,
-    /// One render at a time per page: the requests that find no page while one is being
-    /// rendered wait for it and check it, rather than each rendering the same page. Sixty-four
-    /// at once (one person's tabs, or a script) otherwise took the server for half a second.
-    render_turns: HashMap<PageKey, Arc<tokio::sync::Mutex<()>>>,
-    /// Profiles rendered once lately, and until when a second render makes them worth keeping
-    /// (unix milliseconds): see `worth_keeping`.
-    profiles_rendered_once: HashMap<PageKey, i64>,
-}
-
-/// How many profiles `profiles_rendered_once` remembers at most: a few hundred kilobytes of
-/// keys, whatever a crawler walks through.
-const PROFILES_REMEMBERED: usize = 10_000;
-/// A profile rendered again within this is kept (`PageCache::worth_keeping`).
-const PROFILE_AGAIN_WITHIN_MILLIS: i64 = 10_000;
-
-/// What the database said of a page when it was rendered; a view is served the kept page only
-/// while it says the same.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shows {
-    Home {
-        home_version: i64,
-        profile_edits: i64,
-    },
-    Explore {
-        profile_edits: i64,
-    },
-    Profile {
-        owner_version: i64,
-        owner_last_seen: OffsetDateTime,
-    },
-}
-
-struct KeptPage {
-    shows: Shows,
-    /// The page shows every post visible in this snapshot; it moves up with each check that
-    /// finds no newer post on it, so the next check walks only the posts of the last moments.
-    posts_complete_at: Mutex<PostsSnapshot>,
-    /// Unix milliseconds.
-    until: i64,
-    kept_at: Instant,
-    headers: HeaderMap,
-    body: Template,
-    /// The Content-Security-Policy, cut where its nonce is.
-    policy: Template,
-    bytes: usize,
-}
-
-/// A kept page's text, with holes for what each response puts in its own.
-struct Template {
-    pieces: Vec<Piece>,
-}
-
-enum Piece {
-    Text(String),
-    /// The response's CSP nonce.
-    Nonce,
-    /// The signed-in viewer in the page's hydration data.
-    ViewerData,
-    /// The navigation's link to the viewer's profile.
-    ViewerLink,
-}
-
 #[derive(Clone)]
 pub struct PageCacheState {
     pub cache: Arc<PageCache>,
@@ -179,287 +84,8 @@ pub struct PageCacheState {
     /// Whether explore and profiles are kept: not while replicas serve reads. Their parts read
     /// from a replica, which makes a page unfit to keep (the check reads the primary, which a
     /// replica may trail), so checking a view would cost a statement on the primary for nothing:
-    /// with a standby, profile fell from 1,460 to 1,040 requests/s (`make bench`, run 12).
+    /// with a standby, profile fell from 1,460 to 1,040 requests/s (`make bench`).
     pub keeps_shared_pages: bool,
-}
-
-impl PageCache {
-    /// A cache of at most `megabytes` of pages; 0 turns it off.
-    pub fn new(megabytes: usize) -> Arc<Self> {
-        Arc::new(PageCache {
-            budget_bytes: megabytes.saturating_mul(1024 * 1024),
-            pages: Mutex::default(),
-        })
-    }
-
-    fn pages(&self) -> std::sync::MutexGuard<'_, Pages> {
-        lock(&self.pages)
-    }
-
-    fn kept(&self, key: &PageKey) -> Option<Arc<KeptPage>> {
-        self.pages().by_key.get(key).cloned()
-    }
-
-    fn render_turn(&self, key: &PageKey) -> Arc<tokio::sync::Mutex<()>> {
-        self.pages()
-            .render_turns
-            .entry(key.clone())
-            .or_default()
-            .clone()
-    }
-
-    /// Drops the page's turn once nobody else holds or waits for it.
-    fn end_render_turn(&self, key: &PageKey, turn: Arc<tokio::sync::Mutex<()>>) {
-        let mut pages = self.pages();
-        drop(turn);
-        // Only the map's is left: nobody else has it, and nobody can take it but through the
-        // map, which is locked.
-        if pages
-            .render_turns
-            .get(key)
-            .is_some_and(|turn| Arc::strong_count(turn) == 1)
-        {
-            pages.render_turns.remove(key);
-        }
-    }
-
-    /// Whether a render of `key` is worth keeping. A profile is kept from its second render
-    /// within `PROFILE_AGAIN_WITHIN_MILLIS`: most are viewed once, by one person (the soak's random
-    /// profiles filled the whole budget within seconds, each page kept for nothing, and the
-    /// server's memory with it), while one that is viewed again soon is likely to be viewed
-    /// more. Over a minute, chance pairs among the soak's 100,000 profiles kept about 500 pages
-    /// a minute and the server ended the soak at 65 MiB; over ten seconds, a sixth of that.
-    fn worth_keeping(&self, key: &PageKey) -> bool {
-        let PageKey::Shared {
-            page: SharedPage::Profile(_),
-            ..
-        } = key
-        else {
-            return true;
-        };
-        let now = unix_millis();
-        let mut pages = self.pages();
-        let seen = &mut pages.profiles_rendered_once;
-        if seen.get(key).is_some_and(|until| now < *until) {
-            seen.remove(key);
-            return true;
-        }
-        if seen.len() >= PROFILES_REMEMBERED {
-            seen.retain(|_, until| now < *until);
-            if seen.len() >= PROFILES_REMEMBERED {
-                seen.clear();
-            }
-        }
-        seen.insert(key.clone(), now + PROFILE_AGAIN_WITHIN_MILLIS);
-        false
-    }
-
-    fn forget(&self, key: &PageKey) {
-        let mut pages = self.pages();
-        if let Some(page) = pages.by_key.remove(key) {
-            pages.bytes -= page.bytes;
-        }
-    }
-
-    fn keep(&self, key: PageKey, page: KeptPage) {
-        if page.bytes > self.budget_bytes {
-            return;
-        }
-        let mut pages = self.pages();
-        if let Some(old) = pages.by_key.remove(&key) {
-            pages.bytes -= old.bytes;
-        }
-        if pages.bytes + page.bytes > self.budget_bytes {
-            // Pages past their time go first, then those with the least time left. A scan of
-            // the kept pages, on a render that took far longer.
-            let now = unix_millis();
-            let mut by_time_left: Vec<(i64, PageKey)> = pages
-                .by_key
-                .iter()
-                .map(|(key, kept)| (kept.until, key.clone()))
-                .collect();
-            by_time_left.sort_unstable_by_key(|(until, _)| *until);
-            for (until, key) in by_time_left {
-                if until > now && pages.bytes + page.bytes <= self.budget_bytes {
-                    break;
-                }
-                if let Some(evicted) = pages.by_key.remove(&key) {
-                    pages.bytes -= evicted.bytes;
-                }
-            }
-        }
-        pages.bytes += page.bytes;
-        pages.by_key.insert(key, Arc::new(page));
-    }
-}
-
-fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
-}
-
-/// Which page a request asks for, if it is one the cache can serve: a `GET` of a first page
-/// (older pages are not kept) with no one-time message waiting. With the request's session.
-fn page_asked(request: &Request) -> Option<(Asked, Session)> {
-    if request.method() != Method::GET || request.uri().query().is_some() {
-        return None;
-    }
-    let asked = match request.uri().path() {
-        "/" => Asked::Home,
-        "/explore" => Asked::Explore,
-        path => Asked::Profile(app::api::existing_username(path.strip_prefix("/user/")?).ok()?),
-    };
-    if app::flash::waiting(request.headers()).is_some() {
-        return None;
-    }
-    let session = request.extensions().get::<Session>()?.clone();
-    Some((asked, session))
-}
-
-enum Asked {
-    Home,
-    Explore,
-    Profile(Username),
-}
-
-/// The view, once the session says who asks: Home only for someone signed in.
-async fn view_of(asked: Asked, session: &Session) -> Option<View> {
-    // The same call pages make: it also renews an active person's session once a day.
-    let viewer = app::auth::signed_in_user_id(session).await.ok()?;
-    match asked {
-        Asked::Home => viewer.map(View::Home),
-        Asked::Explore => Some(View::Explore(viewer)),
-        Asked::Profile(name) => Some(View::Profile(viewer, name)),
-    }
-}
-
-impl View {
-    /// The pages this view may be served, before the database says how the viewer stands.
-    fn candidates(&self) -> Vec<PageKey> {
-        let (viewer, page) = match self {
-            View::Home(reader) => return vec![PageKey::Home(*reader)],
-            View::Explore(viewer) => (viewer, SharedPage::Explore),
-            View::Profile(viewer, name) => (viewer, SharedPage::Profile(name.clone())),
-        };
-        let signed_in = |following, followed_by| Standing::SignedIn {
-            following,
-            followed_by,
-        };
-        let standings = match (viewer, &page) {
-            (None, _) => vec![Standing::SignedOut],
-            (Some(_), SharedPage::Explore) => vec![signed_in(false, false)],
-            (Some(_), SharedPage::Profile(_)) => vec![
-                signed_in(false, false),
-                signed_in(true, false),
-                signed_in(false, true),
-                signed_in(true, true),
-            ],
-        };
-        standings
-            .into_iter()
-            .map(|viewer| PageKey::Shared {
-                page: page.clone(),
-                viewer,
-            })
-            .collect()
-    }
-}
-
-/// What a view's statement said: which page is the viewer's, and what it must show.
-struct Stamp {
-    key: PageKey,
-    shows: Shows,
-    /// The viewer, when signed in: the render reads them from here, and a shared page is
-    /// filled with them.
-    signed_in: Option<SignedIn>,
-    posts_seen_at: PostsSnapshot,
-    posted_since: bool,
-}
-
-/// The view's stamp; `Err` when the page is not the cache's to serve (the viewer's account is
-/// gone, nobody has the profile's name, it is the viewer's own profile) or the database is
-/// away: the page then says so as it always did.
-async fn stamp_of(pool: &PgPool, view: &View, since: Option<&PostsSnapshot>) -> Result<Stamp, ()> {
-    let standing = |signed_in: &Option<SignedIn>, following, followed_by| match signed_in {
-        Some(_) => Standing::SignedIn {
-            following,
-            followed_by,
-        },
-        None => Standing::SignedOut,
-    };
-    // A viewer the session names but the database no longer has.
-    let gone =
-        |asked: &Option<UserId>, found: &Option<SignedIn>| asked.is_some() && found.is_none();
-    match view {
-        View::Home(reader) => {
-            let Ok(Some(stamp)) = page_stamps::home_stamp(pool, *reader, since).await else {
-                return Err(());
-            };
-            Ok(home(stamp))
-        }
-        View::Explore(viewer) => {
-            let stamp = page_stamps::explore_stamp(pool, *viewer, since)
-                .await
-                .map_err(|_| ())?;
-            if gone(viewer, &stamp.viewer) {
-                return Err(());
-            }
-            Ok(Stamp {
-                key: PageKey::Shared {
-                    page: SharedPage::Explore,
-                    viewer: standing(&stamp.viewer, false, false),
-                },
-                shows: Shows::Explore {
-                    profile_edits: stamp.profile_edits,
-                },
-                signed_in: stamp.viewer,
-                posts_seen_at: stamp.posts_seen_at,
-                posted_since: stamp.posted_since,
-            })
-        }
-        View::Profile(viewer, name) => {
-            let Ok(Some(stamp)) = page_stamps::profile_stamp(pool, *viewer, name, since).await
-            else {
-                return Err(());
-            };
-            if gone(viewer, &stamp.viewer) || *viewer == Some(stamp.owner) {
-                return Err(());
-            }
-            Ok(Stamp {
-                key: PageKey::Shared {
-                    page: SharedPage::Profile(name.clone()),
-                    viewer: standing(
-                        &stamp.viewer,
-                        stamp.followed_by_viewer,
-                        stamp.follows_viewer,
-                    ),
-                },
-                shows: Shows::Profile {
-                    owner_version: stamp.owner_version,
-                    owner_last_seen: stamp.owner_last_seen,
-                },
-                signed_in: stamp.viewer,
-                posts_seen_at: stamp.posts_seen_at,
-                posted_since: stamp.posted_since,
-            })
-        }
-    }
-}
-
-fn home(stamp: HomeStamp) -> Stamp {
-    Stamp {
-        key: PageKey::Home(stamp.signed_in.user.id),
-        shows: Shows::Home {
-            home_version: stamp.home_version,
-            profile_edits: stamp.profile_edits,
-        },
-        signed_in: Some(stamp.signed_in),
-        posts_seen_at: stamp.posts_seen_at,
-        posted_since: stamp.posted_since,
-    }
 }
 
 fn outcome(key: &PageKey, name: &'static str) {
@@ -653,12 +279,6 @@ async fn render(
     )
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Whether a page in its time still shows what the database says.
 fn still_shows(kept: &KeptPage, stamp: &Stamp) -> bool {
     kept.shows == stamp.shows && !stamp.posted_since
@@ -749,107 +369,6 @@ async fn keep_if_fit(cache: &PageCache, stamp: Stamp, why: Unkept, response: Res
         None => tracing::debug!("a page fit to keep could not be cut into a template"),
     }
     Response::from_parts(parts, Body::from(bytes))
-}
-
-/// The nonce in a policy's `'nonce-…'` source.
-fn nonce_of(policy: &str) -> Option<&str> {
-    let start = policy.find("'nonce-")? + "'nonce-".len();
-    let length = policy[start..].find('\'')?;
-    Some(&policy[start..start + length]).filter(|nonce| nonce.len() >= 16)
-}
-
-/// The signed-in user as a page's hydration data carries them: Leptos writes each resource's
-/// JSON as a JavaScript string literal (Rust's `{:?}` of it, with `<` escaped), and the
-/// session's resource holds `Result<Option<CurrentUser>, _>`.
-fn viewer_data(user: &CurrentUser) -> String {
-    let json =
-        serde_json::to_string(&Ok::<Option<&CurrentUser>, ()>(Some(user))).unwrap_or_default();
-    format!("{:?}", json.replace('<', "\\u003c"))
-}
-
-/// The navigation's link to the user's profile (`components::nav`).
-fn viewer_link(user: &CurrentUser) -> String {
-    format!("href=\"/user/{}\"", user.username)
-}
-
-impl Template {
-    /// `text` with a hole at every `nonce` and, given the viewer it was rendered for, where it
-    /// names them: once in the hydration data, once in the navigation (before `<main`). `None`
-    /// when they are not found exactly so.
-    fn cut(text: &str, nonce: &str, viewer: Option<&CurrentUser>) -> Option<Template> {
-        let mut holes: Vec<(usize, usize, Piece)> = text
-            .match_indices(nonce)
-            .map(|(at, found)| (at, found.len(), Piece::Nonce))
-            .collect();
-        if let Some(viewer) = viewer {
-            let once = |within: &str, wanted: &str| {
-                let mut found = within.match_indices(wanted).map(|(at, _)| at);
-                found.next().filter(|_| found.next().is_none())
-            };
-            let data = viewer_data(viewer);
-            holes.push((once(text, &data)?, data.len(), Piece::ViewerData));
-            let link = viewer_link(viewer);
-            let navigation = &text[..text.find("<main")?];
-            holes.push((once(navigation, &link)?, link.len(), Piece::ViewerLink));
-        }
-        holes.sort_by_key(|(at, ..)| *at);
-        let mut pieces = Vec::with_capacity(2 * holes.len() + 1);
-        let mut from = 0;
-        for (at, length, piece) in holes {
-            if at < from {
-                return None;
-            }
-            pieces.push(Piece::Text(text[from..at].to_owned()));
-            pieces.push(piece);
-            from = at + length;
-        }
-        pieces.push(Piece::Text(text[from..].to_owned()));
-        Some(Template { pieces })
-    }
-
-    fn fill(&self, nonce: &str, viewer: Option<&CurrentUser>) -> String {
-        let (data, link) = match viewer {
-            Some(viewer) => (viewer_data(viewer), viewer_link(viewer)),
-            None => (String::new(), String::new()),
-        };
-        let mut text = String::with_capacity(
-            self.pieces
-                .iter()
-                .map(|piece| match piece {
-                    Piece::Text(text) => text.len(),
-                    _ => 64,
-                })
-                .sum(),
-        );
-        for piece in &self.pieces {
-            text.push_str(match piece {
-                Piece::Text(part) => part,
-                Piece::Nonce => nonce,
-                Piece::ViewerData => &data,
-                Piece::ViewerLink => &link,
-            });
-        }
-        text
-    }
-}
-
-impl KeptPage {
-    /// The page for `viewer` (the one signed in, if anyone), with a fresh nonce.
-    fn response(&self, viewer: Option<&CurrentUser>) -> Response {
-        let nonce = leptos::nonce::Nonce::new();
-        let body = self.body.fill(&nonce, viewer);
-        let mut headers = self.headers.clone();
-        match HeaderValue::from_str(&self.policy.fill(&nonce, None)) {
-            Ok(policy) => {
-                headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-            }
-            // Cannot happen (the policy was a header before); never serve without one.
-            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        }
-        let mut response = Response::new(Body::from(body));
-        *response.headers_mut() = headers;
-        response
-    }
 }
 
 #[cfg(test)]
