@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     use crate::api;
     api::read("current_user", async |request| {
+        // Who is signed in is part of what every kept page is checked against.
+        request.page_part_cacheable([], time::OffsetDateTime::now_utc());
         Ok(request.signed_in().await?.map(|signed_in| signed_in.user))
     })
     .await

@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::model::UserId;
 use crate::{auth, respond, state};
 use sqlx::PgPool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use tower_sessions::Session;
 use tracing::Instrument;
@@ -32,6 +33,9 @@ pub struct Request {
     replica_used: Arc<OnceLock<String>>,
     primary_only: bool,
     memo: RequestMemo,
+    /// Whether this part of the page said if it may be kept (`page_part_cacheable`); `read`
+    /// refuses for a part that did not.
+    cacheability_declared: Arc<AtomicBool>,
 }
 
 /// What one HTTP request has already read, for the other server functions of the same
@@ -63,6 +67,7 @@ impl Request {
             replica_used: Arc::default(),
             primary_only: false,
             memo: leptos::prelude::use_context().unwrap_or_default(),
+            cacheability_declared: Arc::default(),
         })
     }
 
@@ -75,6 +80,7 @@ impl Request {
             replica_used: Arc::default(),
             primary_only: true,
             memo: self.memo.clone(),
+            cacheability_declared: Arc::default(),
         }
     }
 
@@ -119,6 +125,7 @@ impl Request {
         shown: impl IntoIterator<Item = time::OffsetDateTime>,
         now: time::OffsetDateTime,
     ) {
+        self.cacheability_declared.store(true, Ordering::Relaxed);
         if self.reads_went_to_primary() {
             respond::page_cacheable_until(respond::relative_times_unchanged_until(shown, now));
         } else {
@@ -256,14 +263,22 @@ pub async fn read<T>(
             let request = Request::load().await?;
             let replica_used = request.replica_used.clone();
             let primary = request.clone_for_retry();
+            let mut declared = request.cacheability_declared.clone();
             let work_again = work.clone();
-            match work(request).await {
+            let result = match work(request).await {
                 Err(error) if error.status_code() >= 500 && replica_used.get().is_some() => {
                     tracing::warn!(node = replica_used.get(), %error, "read failed on a replica; reading from the primary");
+                    declared = primary.cacheability_declared.clone();
                     work_again(primary).await
                 }
                 result => result,
+            };
+            // A page is kept only when every part of it says it may be: a part that shows
+            // something and says nothing could otherwise be served stale.
+            if !declared.load(Ordering::Relaxed) {
+                respond::page_not_cacheable();
             }
+            result
         }
         .await;
         log_failure(&result);

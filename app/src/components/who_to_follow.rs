@@ -12,6 +12,9 @@ use leptos::prelude::*;
 pub async fn who_to_follow() -> Result<Vec<UserSummary>, AppError> {
     use crate::{api, db, model::SUGGESTIONS_SHOWN};
     api::read("who_to_follow", async |request| {
+        // Its people change only with the reader's follows, which a kept page is checked
+        // against; a ranking older than its lifetime waits at most the kept page's minute.
+        let read_from = time::OffsetDateTime::now_utc();
         let me = request.me().await?;
         // The ranking is kept on the primary; the people in it are shown as the rest of the
         // page shows them, from the request's node.
@@ -26,7 +29,10 @@ pub async fn who_to_follow() -> Result<Vec<UserSummary>, AppError> {
                 crate::respond::page_not_cacheable();
                 Ok(Vec::new())
             }
-            result => result,
+            result => {
+                request.page_part_cacheable([], read_from);
+                result
+            }
         }
     })
     .await
