@@ -29,6 +29,11 @@ SECONDS_PER_LOAD=${BENCH_SECONDS:-15}
 SOAK_SECONDS=${BENCH_SOAK_SECONDS:-120}
 ADDR=127.0.0.1:${BENCH_PORT:-3200}
 REPORT=${BENCH_REPORT:-$ROOT/BENCHMARKS.md}
+# The report's tables are written afresh; what follows this line in it (how to reproduce,
+# every lever tried) is written by hand and kept as it is.
+# shellcheck disable=SC2016 # the backticks are Markdown, not a command
+HAND_KEPT_MARKER='<!-- Everything above is written by scripts/bench.sh (`make bench`); everything below is kept by hand. -->'
+hand_kept=$([ -f "$ROOT/BENCHMARKS.md" ] && awk -v marker="$HAND_KEPT_MARKER" 'found { print } $0 == marker { found = 1 }' "$ROOT/BENCHMARKS.md")
 
 command -v wrk >/dev/null || {
   echo ">> Installing wrk from Debian (load generator)"
@@ -488,7 +493,8 @@ size_row() {
   echo "| 0 | 0 / 0 | - | - | - | - | $live_alone_cpu ms | - |"
   echo "| $LIVE_STREAMS | $(live_field "$live_crowd" open_streams) / $(live_field "$live_crowd" failed_streams) | $(live_field "$live_crowd" events_received) / $(live_field "$live_crowd" events_expected) | $(live_field "$live_crowd" delay_ms_p50) ms | $(live_field "$live_crowd" delay_ms_p99) ms | $(live_field "$live_crowd" delay_ms_max) ms | $live_crowd_cpu ms | $live_rss_per_stream KiB |"
   echo
-  if [ -f "$ROOT/BENCHMARKS.notes.md" ]; then cat "$ROOT/BENCHMARKS.notes.md"; fi
+  echo "$HAND_KEPT_MARKER"
+  printf '%s\n' "$hand_kept"
 } > "$REPORT"
 mkdir -p "$ROOT/benchmarks"
 cp "$OUT/explain.txt" "$ROOT/benchmarks/explain-heavy-feed.txt"
