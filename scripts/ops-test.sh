@@ -167,9 +167,19 @@ if [ -n "${OPS_TEST_DATABASE_URL:-}" ]; then
     bad "1000 toggles: $total answered ($(awk '{print $2}' "$toggles/statuses" | sort | uniq -c | tr -s ' \n' ' ')), $others neither 200 nor 429, $outside accounts outside 60 to $((60 + earned)) accepted, $wrong users with wrong counters"
   fi
   # 5. Clients that hang up halfway (1-9 ms into a toggle or a sign-in) leave no transaction
-  #    open on a pooled connection, and nothing half-done.
-  awk '{ printf "%s %s %s %s 0.00%d\n", $1, $2, $3, $4, NR % 9 + 1 }' "$toggles/plan" | head -n 400 > "$toggles/hangups"
-  for n in $(seq 0 9); do echo "$FIRST login ${name}t$n $(cat "$toggles/cookie$n") 0.00$((n % 9 + 1))"; done >> "$toggles/hangups"
+  #    open on a pooled connection, and nothing half-done. Made by ten fresh accounts, 40
+  #    changes each, within their burst: the accounts above have spent theirs, and a change
+  #    refused for its limit would not reach the links.
+  for n in $(seq 0 9); do
+    curl -sS -m 20 -o /dev/null -c "$toggles/jarh$n" -H "Origin: $FIRST" -H 'Accept: application/json' \
+      --data "username=${name}h$n&email=${name}h$n%40example.com&password=correct+horse&password2=correct+horse" \
+      "$FIRST/api/register"
+    sed -n 's/.*\tmicroblog_session\t\(.*\)$/\1/p' "$toggles/jarh$n" > "$toggles/cookieh$n"
+  done
+  while read -r base action target _ me; do
+    echo "$base $action $target $(cat "$toggles/cookieh$me")"
+  done < "$toggles/plan" | head -n 400 | awk '{ printf "%s %s %s %s 0.00%d\n", $1, $2, $3, $4, NR % 9 + 1 }' > "$toggles/hangups"
+  for n in $(seq 0 9); do echo "$FIRST login ${name}h$n $(cat "$toggles/cookieh$n") 0.00$((n % 9 + 1))"; done >> "$toggles/hangups"
   # shellcheck disable=SC2016 # the inner shell expands its own arguments
   xargs -P 32 -L 1 sh -c 'body=$([ "$1" = login ] && echo "username=$2&password=correct+horse" || echo "username=$2"); curl -s -m "$4" -o /dev/null -H "Origin: $0" -H "Accept: application/json" \
     -b "microblog_session=$3" --data "$body" "$0/api/$1"; true' < "$toggles/hangups"

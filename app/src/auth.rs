@@ -314,7 +314,8 @@ mod tests {
     #[tokio::test]
     async fn hashes_stored_before_still_verify() {
         // Stored hashes outlive the code that made them: one this app made with argon2 0.5 at
-        // sign-up, and one with argon2's default parameters (m=19456, t=2).
+        // sign-up, and one made elsewhere (argon2-cffi) with Argon2's default parameters
+        // (m=19456, t=2), as an imported account would carry.
         for (stored, password) in [
             (
                 "$argon2id$v=19$m=12288,t=3,p=1$tnaQa88BQSrdBu2Ley52kQ$4GTtf0Tgfx9cxfFQmgvBgb3VnpSGCQdlUnUklCGfL5A",

@@ -38,7 +38,8 @@ pub fn avatar_url(id: UserId) -> String {
 /// name no avatar URL has.
 pub fn identicon_svg(file_name: &str) -> Option<String> {
     let key = file_name.strip_suffix(".svg")?;
-    if key.len() != KEY_HEX_DIGITS || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+    // Lower-case digits only, as `avatar_url` writes them: one URL per picture.
+    if key.len() != KEY_HEX_DIGITS || !key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
     let bytes: Vec<u8> = (0..KEY_HEX_DIGITS / 2)
@@ -114,6 +115,7 @@ mod tests {
             "855f96e983f1f8e8be944692b6f719fd",
             "855f96e983f1f8e8be944692b6f719f.svg",
             "855f96e983f1f8e8be944692b6f719fg.svg",
+            "855F96E983F1F8E8BE944692B6F719FD.svg",
             "../../etc/passwd.svg",
             "855f96e983f1f8e8be944692b6f719fd.svg.svg",
         ] {

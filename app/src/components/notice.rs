@@ -55,10 +55,12 @@ pub fn use_notices() -> Notices {
 #[server(prefix = "/api", endpoint = "take_flash")]
 pub async fn take_flash() -> Result<Option<Flash>, AppError> {
     crate::api::read("take_flash", async |request| {
-        // A page with a message waiting is never kept (server/src/page_cache/); one without
-        // shows nothing from here.
-        request.page_part_cacheable([], time::OffsetDateTime::now_utc());
-        Ok(crate::flash::take())
+        let flash = crate::flash::take();
+        // A message is shown once: only a page without one may be kept.
+        if flash.is_none() {
+            request.page_part_cacheable([], time::OffsetDateTime::now_utc());
+        }
+        Ok(flash)
     })
     .await
 }

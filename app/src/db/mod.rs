@@ -60,7 +60,7 @@ async fn migrate_once(pool: &PgPool) -> Result<(), MigrateError> {
             .await?;
     }
     MIGRATOR
-        .run_direct(None, &mut *transaction, false)
+        .run(&mut *transaction)
         .await
         .map_err(MigrateError::Schema)?;
     transaction.commit().await?;
